@@ -1,0 +1,224 @@
+"""Tasks, labels and the prediction record.
+
+A model directory describes itself: its ``config.json`` lists the tasks it predicts, their
+labels, decision thresholds and calibration temperatures. Inference code reads that schema
+instead of hard-coding the three default tasks, so a retrained model with an extra topic or a
+dropped task needs no code change.
+
+``config.json`` (format version 1)::
+
+    {
+      "format": "khmer-civic-model",
+      "format_version": 1,
+      "name": "khmer-civic-e5-small",
+      "version": "0.1.0",
+      "normalizer_version": 1,            # khmer_civic.text.NORMALIZER_VERSION used in training
+      "max_length": 128,                  # tokens per window, special tokens included
+      "window_stride": 96,                # tokens between window starts for long texts
+      "pad_token_id": 1,
+      "tasks": [
+        {"name": "topics", "type": "multi_label",
+         "labels": ["education", "health", "local_administration"],
+         "output": "topics", "temperature": 1.0,
+         "thresholds": {"education": 0.5, "health": 0.5, "local_administration": 0.5}},
+        {"name": "sentiment", "type": "single_label",
+         "labels": ["negative", "neutral", "positive"],
+         "output": "sentiment", "temperature": 1.0},
+        {"name": "call_to_action", "type": "binary", "labels": ["false", "true"],
+         "output": "call_to_action", "temperature": 1.0, "threshold": 0.5}
+      ]
+    }
+
+The ONNX graph takes ``input_ids`` and ``attention_mask`` (int64, ``[batch, seq]``) and has one
+float output per task, named by ``output``: ``[batch, len(labels)]`` logits for
+``multi_label`` and ``single_label`` tasks, ``[batch, 1]`` for ``binary`` tasks.
+
+Task types:
+
+- ``multi_label``: independent sigmoids; a label is predicted when its calibrated probability
+  reaches its threshold. The prediction is a list of labels (possibly empty).
+- ``single_label``: softmax over exclusive labels; the prediction is the most probable label.
+- ``binary``: one sigmoid; the prediction is ``True`` when the calibrated probability reaches
+  ``threshold``. Scores are reported as ``{"false": 1 - p, "true": p}``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+MODEL_FORMAT = "khmer-civic-model"
+MODEL_FORMAT_VERSION = 1
+
+TaskType = Literal["multi_label", "single_label", "binary"]
+TASK_TYPES: tuple[str, ...] = ("multi_label", "single_label", "binary")
+
+
+
+class ModelConfigError(ValueError):
+    """A model directory or its config.json is missing, damaged or of another format."""
+
+
+class LabelStatus(str, Enum):
+    """Why a text was (or was not) labelled. Anything but ``OK`` carries no labels."""
+
+    OK = "ok"
+    EMPTY = "empty"  # None, NaN, "" or only whitespace / invisible characters
+    NOT_TEXT = "not_text"  # a number, bytes or another non-string value
+    NO_LETTERS = "no_letters"  # text without a Khmer or Latin letter (emoji, digits, punctuation)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One prediction task of a model: its name, type, labels and decision rule."""
+
+    name: str
+    type: TaskType
+    labels: tuple[str, ...]
+    output: str
+    temperature: float = 1.0
+    thresholds: Mapping[str, float] = field(default_factory=dict)  # multi_label only
+    threshold: float = 0.5  # binary only
+
+    def __post_init__(self) -> None:
+        if self.type not in TASK_TYPES:
+            raise ModelConfigError(f"task {self.name!r}: unknown type {self.type!r}, expected one of {TASK_TYPES}")
+        if not self.labels or len(set(self.labels)) != len(self.labels):
+            raise ModelConfigError(f"task {self.name!r}: labels must be a non-empty list without repeats")
+        if self.type == "binary" and tuple(self.labels) != ("false", "true"):
+            raise ModelConfigError(f"task {self.name!r}: a binary task has labels ['false', 'true']")
+        if self.type == "single_label" and len(self.labels) < 2:
+            raise ModelConfigError(f"task {self.name!r}: a single_label task needs two labels or more")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ModelConfigError(f"task {self.name!r}: temperature must be a positive number")
+        unknown = set(self.thresholds) - set(self.labels)
+        if unknown:
+            raise ModelConfigError(f"task {self.name!r}: thresholds for unknown labels {sorted(unknown)}")
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of this task's logits in the ONNX graph."""
+        return 1 if self.type == "binary" else len(self.labels)
+
+    def threshold_for(self, label: str) -> float:
+        """Decision threshold of one label of a multi_label task (0.5 when not set)."""
+        return float(self.thresholds.get(label, 0.5))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "labels": list(self.labels),
+            "output": self.output,
+            "temperature": self.temperature,
+        }
+        if self.type == "multi_label":
+            out["thresholds"] = {lab: self.threshold_for(lab) for lab in self.labels}
+        if self.type == "binary":
+            out["threshold"] = self.threshold
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TaskSpec:
+        try:
+            return cls(
+                name=str(d["name"]),
+                type=d["type"],
+                labels=tuple(str(x) for x in d["labels"]),
+                output=str(d.get("output", d["name"])),
+                temperature=float(d.get("temperature", 1.0)),
+                thresholds={str(k): float(v) for k, v in dict(d.get("thresholds", {})).items()},
+                threshold=float(d.get("threshold", 0.5)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ModelConfigError):
+                raise
+            raise ModelConfigError(f"bad task entry {dict(d)!r}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ModelSchema:
+    """The tasks a model predicts, read from (and written to) its config.json."""
+
+    tasks: tuple[TaskSpec, ...]
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tasks]
+        if not names:
+            raise ModelConfigError("a model needs at least one task")
+        if len(set(names)) != len(names):
+            raise ModelConfigError(f"task names repeat: {names}")
+
+    def __getitem__(self, name: str) -> TaskSpec:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [t.to_dict() for t in self.tasks]
+
+    @classmethod
+    def from_list(cls, items: Sequence[Mapping[str, Any]]) -> ModelSchema:
+        if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+            raise ModelConfigError("'tasks' must be a list")
+        return cls(tasks=tuple(TaskSpec.from_dict(d) for d in items))
+
+
+def default_schema() -> ModelSchema:
+    """The label set of ../LABELS.md v1.2: three topics, three sentiments, call to action."""
+    return ModelSchema(
+        tasks=(
+            TaskSpec("topics", "multi_label", ("education", "health", "local_administration"), "topics"),
+            TaskSpec("sentiment", "single_label", ("negative", "neutral", "positive"), "sentiment"),
+            TaskSpec("call_to_action", "binary", ("false", "true"), "call_to_action"),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the classifier says of one text.
+
+    ``labels`` maps each task to its decision: a list of labels (multi_label), one label
+    (single_label) or a bool (binary); ``scores`` maps each task to calibrated probabilities
+    per label. When ``status`` is not ``ok`` the text was not labelled: every task's label is
+    ``None`` and ``scores`` is empty.
+    """
+
+    labels: Mapping[str, Any]
+    scores: Mapping[str, Mapping[str, float]]
+    status: LabelStatus = LabelStatus.OK
+
+    @property
+    def ok(self) -> bool:
+        return self.status is LabelStatus.OK
+
+    @property
+    def topics(self) -> list[str] | None:
+        """Civic topics (multi-label, possibly empty); ``None`` when the text was not labelled."""
+        return self.labels.get("topics")
+
+    @property
+    def sentiment(self) -> str | None:
+        """``negative``, ``neutral`` or ``positive``; ``None`` when the text was not labelled."""
+        return self.labels.get("sentiment")
+
+    @property
+    def call_to_action(self) -> bool | None:
+        """Whether the text asks readers to act; ``None`` when the text was not labelled."""
+        return self.labels.get("call_to_action")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict: each task's label, ``scores`` and ``status``."""
+        out: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in self.labels.items()}
+        out["scores"] = {t: dict(s) for t, s in self.scores.items()}
+        out["status"] = self.status.value
+        return out

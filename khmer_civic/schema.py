@@ -15,7 +15,7 @@ dropped task needs no code change.
       "normalizer_version": 1,            # khmer_civic.text.NORMALIZER_VERSION used in training
       "max_length": 128,                  # tokens per window, special tokens included
       "window_stride": 96,                # tokens between window starts for long texts
-      "pad_token_id": 1,
+      "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
       "tasks": [
         {"name": "topics", "type": "multi_label",
          "labels": ["education", "health", "local_administration"],

@@ -1,0 +1,91 @@
+"""sha256 manifest of a model directory, written at export and checked at load.
+
+``manifest.json``::
+
+    {"format": "khmer-civic-manifest", "algorithm": "sha256",
+     "files": {"model.onnx": {"sha256": "…", "bytes": 123}, "tokenizer.json": {…}, "config.json": {…}}}
+
+Every file the model needs is listed; a missing, resized or altered file fails the check with a
+message that names it. Files not listed (a README, plots) are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from khmer_civic.schema import ModelConfigError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "khmer-civic-manifest"
+REQUIRED_FILES: tuple[str, ...] = ("model.onnx", "tokenizer.json", "config.json")
+
+
+class ManifestError(ModelConfigError):
+    """A model file is missing or does not match the sha256 recorded in manifest.json."""
+
+
+def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(model_dir: str | Path, files: Iterable[str] | None = None) -> Path:
+    """Hash ``files`` (default: the required files plus metrics.json and MODEL_CARD.md when present)
+    and write ``manifest.json`` into ``model_dir``."""
+    model_dir = Path(model_dir)
+    if files is None:
+        files = [*REQUIRED_FILES, *(n for n in ("metrics.json", "MODEL_CARD.md") if (model_dir / n).exists())]
+    entries = {}
+    for name in sorted(set(files)):
+        path = model_dir / name
+        if not path.is_file():
+            raise ManifestError(f"cannot write manifest: {path} does not exist")
+        entries[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    out = model_dir / MANIFEST_NAME
+    out.write_text(
+        json.dumps({"format": MANIFEST_FORMAT, "algorithm": "sha256", "files": entries}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    return out
+
+
+def verify_manifest(model_dir: str | Path) -> dict[str, str]:
+    """Check every file listed in ``manifest.json`` against its size and sha256.
+
+    Returns ``{file name: sha256}``. Raises :class:`ManifestError` naming the first problem.
+    """
+    model_dir = Path(model_dir)
+    path = model_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(f"{model_dir} has no {MANIFEST_NAME}: not a khmer-civic model directory")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+        if manifest.get("format") != MANIFEST_FORMAT or not isinstance(files, dict):
+            raise ValueError("unexpected format")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{path} is not a valid khmer-civic manifest ({exc})") from exc
+    missing = [n for n in REQUIRED_FILES if n not in files]
+    if missing:
+        raise ManifestError(f"{path} does not list required file(s) {missing}")
+    digests = {}
+    for name, entry in files.items():
+        fpath = model_dir / name
+        if not fpath.is_file():
+            raise ManifestError(f"{fpath} is listed in the manifest but missing")
+        if fpath.stat().st_size != entry.get("bytes"):
+            raise ManifestError(
+                f"{fpath} has {fpath.stat().st_size} bytes, the manifest says {entry.get('bytes')}: damaged or replaced"
+            )
+        digest = file_sha256(fpath)
+        if digest != entry.get("sha256"):
+            raise ManifestError(f"{fpath} does not match its sha256 in the manifest: damaged or replaced")
+        digests[name] = digest
+    return digests

@@ -1,0 +1,329 @@
+"""``CivicClassifier``: load a model directory, predict, save. Training lives in khmer_civic.train.
+
+Example::
+
+    from khmer_civic import CivicClassifier
+
+    clf = CivicClassifier.load()                       # the bundled default model
+    pred = clf.predict("សាលារៀនភូមិយើងខ្វះគ្រូ")
+    pred.topics, pred.sentiment, pred.call_to_action   # (['education'], 'negative', False)
+    clf.predict(["...", None, 42])                      # one Prediction per input, same order
+
+The classifier learns its tasks, labels, thresholds and temperatures from the model's
+config.json, so a retrained model with another task set needs no code change. One loaded
+classifier may be shared between threads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from khmer_civic.model.config import (
+    CONFIG_NAME,
+    METRICS_NAME,
+    MODEL_NAME,
+    TOKENIZER_NAME,
+    ConfigFormatError,
+    ModelConfig,
+    ModelNotFoundError,
+    load_config,
+    read_json,
+)
+from khmer_civic.model.manifest import MANIFEST_NAME, ManifestError, file_sha256, verify_manifest, write_manifest
+from khmer_civic.model.runtime import WindowedRunner, check_graph, create_session, prepare_input
+from khmer_civic.model.tokenizer import TextTokenizer
+from khmer_civic.schema import LabelStatus, ModelSchema, Prediction, TaskSpec
+from khmer_civic.text import NORMALIZER_VERSION
+
+DEFAULT_MODEL_NAME = "khmer-civic-e5-small"
+
+Scores = dict[str, dict[str, float]]
+
+
+class NormalizerVersionWarning(UserWarning):
+    """The model was trained with another text normaliser than the one installed."""
+
+
+def default_model_dir() -> Path:
+    """Where the bundled default model lives.
+
+    Looked for, in order:
+
+    1. ``khmer_civic/_models/khmer-civic-e5-small/`` inside the installed package (a wheel ships
+       the model there as package data);
+    2. ``models/khmer-civic-e5-small/`` at the root of a source checkout (an editable install
+       imports the package from ``<repo>/khmer_civic``).
+
+    Raises :class:`~khmer_civic.model.config.ModelNotFoundError` listing both places when
+    neither exists.
+    """
+    package_dir = Path(__file__).resolve().parent.parent
+    candidates = [package_dir / "_models" / DEFAULT_MODEL_NAME, package_dir.parent / "models" / DEFAULT_MODEL_NAME]
+    for candidate in candidates:
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise ModelNotFoundError(
+        f"the default model {DEFAULT_MODEL_NAME!r} is not installed; looked in "
+        + " and ".join(str(c) for c in candidates)
+        + ". Pass the path of a model directory to CivicClassifier.load()."
+    )
+
+
+class CivicClassifier:
+    """Civic topics, sentiment and calls to action for Khmer texts, on CPU with onnxruntime.
+
+    Build one with :meth:`load`. Instances are immutable after loading and safe to share between
+    threads.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        config: ModelConfig,
+        runner: WindowedRunner,
+        metrics: Mapping[str, Any] | None = None,
+        digests: Mapping[str, str] | None = None,
+    ) -> None:
+        self._model_dir = model_dir
+        self._config = config
+        self._runner = runner
+        self._metrics = metrics
+        self._digests = dict(digests) if digests else {}
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        providers: Sequence[str] | None = None,
+        intra_op_threads: int | None = None,
+        inter_op_threads: int | None = None,
+        verify: bool = True,
+    ) -> CivicClassifier:
+        """Load a model directory (``None``: the bundled default model, see :func:`default_model_dir`).
+
+        Checks, in order: the directory and its required files exist; every file matches its
+        sha256 in manifest.json (skipped when ``verify=False``); config.json follows the
+        contract; tokenizer.json is readable and knows the special ids; model.onnx has the
+        inputs and the per-task outputs (with widths) that config.json names. Any failure raises
+        a :class:`~khmer_civic.schema.ModelConfigError` subclass naming the file. A model trained
+        with another normaliser version only warns (:class:`NormalizerVersionWarning`).
+
+        ``providers``: onnxruntime execution providers (default CPU only);
+        ``intra_op_threads`` / ``inter_op_threads``: onnxruntime thread pools (default: its own).
+        """
+        model_dir = default_model_dir() if path is None else Path(path)
+        if not model_dir.is_dir():
+            raise ModelNotFoundError(f"model directory {model_dir} does not exist or is not a directory")
+        for name in (CONFIG_NAME, MODEL_NAME, TOKENIZER_NAME):
+            if not (model_dir / name).is_file():
+                raise ModelNotFoundError(f"{model_dir / name} does not exist: a model directory needs {name}")
+        digests = verify_manifest(model_dir) if verify else None
+        config = load_config(model_dir)
+        if config.normalizer_version != NORMALIZER_VERSION:
+            warnings.warn(
+                f"{model_dir / CONFIG_NAME}: the model was trained with normaliser version "
+                f"{config.normalizer_version}, this library has version {NORMALIZER_VERSION}; "
+                "predictions may be less accurate",
+                NormalizerVersionWarning,
+                stacklevel=2,
+            )
+        tokenizer = TextTokenizer.from_file(model_dir / TOKENIZER_NAME)
+        tokenizer.check_special_ids(config.special_token_ids)
+        session = create_session(
+            model_dir / MODEL_NAME,
+            providers=providers,
+            intra_op_threads=intra_op_threads,
+            inter_op_threads=inter_op_threads,
+        )
+        check_graph(session, config, str(model_dir / MODEL_NAME))
+        metrics_path = model_dir / METRICS_NAME
+        metrics = read_json(metrics_path) if metrics_path.is_file() else None
+        if metrics is not None and not isinstance(metrics, Mapping):
+            raise ConfigFormatError(f"{metrics_path}: expected a JSON object, found {type(metrics).__name__}")
+        return cls(model_dir, config, WindowedRunner(session, tokenizer, config), metrics, digests)
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def path(self) -> Path:
+        """The directory the model was loaded from."""
+        return self._model_dir
+
+    @property
+    def config(self) -> ModelConfig:
+        return self._config
+
+    @property
+    def schema(self) -> ModelSchema:
+        """The tasks this model predicts, from its config.json."""
+        return self._config.schema
+
+    @property
+    def labels(self) -> dict[str, list[str]]:
+        """Labels of every task, in config order: ``{"topics": [...], "sentiment": [...], ...}``."""
+        return {task.name: list(task.labels) for task in self.schema.tasks}
+
+    @property
+    def metrics(self) -> Mapping[str, Any] | None:
+        """The content of metrics.json, or ``None`` when the model has none."""
+        return self._metrics
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-ready description: name, version, tasks, thresholds, metrics and settings."""
+        cfg = self._config
+        thresholds: dict[str, Any] = {}
+        for task in cfg.schema.tasks:
+            if task.type == "multi_label":
+                thresholds[task.name] = {label: task.threshold_for(label) for label in task.labels}
+            elif task.type == "binary":
+                thresholds[task.name] = task.threshold
+        return {
+            "name": cfg.name,
+            "version": cfg.version,
+            "path": str(self._model_dir),
+            "format_version": cfg.format_version,
+            "normalizer_version": cfg.normalizer_version,
+            "max_length": cfg.max_length,
+            "window_stride": cfg.window_stride,
+            "tasks": cfg.schema.to_list(),
+            "thresholds": thresholds,
+            "metrics": self._metrics,
+            "providers": list(self._runner.session.get_providers()),
+        }
+
+    def __repr__(self) -> str:
+        tasks = ", ".join(f"{t.name}:{t.type}[{len(t.labels)}]" for t in self.schema.tasks)
+        return (
+            f"CivicClassifier(name={self._config.name!r}, version={self._config.version!r}, "
+            f"tasks=[{tasks}], path={str(self._model_dir)!r})"
+        )
+
+    # ------------------------------------------------------------------ prediction
+
+    @overload
+    def predict_proba(self, texts: str, *, batch_size: int = ...) -> Scores: ...
+    @overload
+    def predict_proba(self, texts: Iterable[object], *, batch_size: int = ...) -> list[Scores]: ...
+
+    def predict_proba(self, texts: str | Iterable[object], *, batch_size: int = 32) -> Scores | list[Scores]:
+        """Calibrated probabilities per task and label.
+
+        ``multi_label``: ``sigmoid(logit / T)`` per label (independent, need not sum to 1);
+        ``single_label``: ``softmax(logits / T)`` (sums to 1); ``binary``:
+        ``{"false": 1 - p, "true": p}`` with ``p = sigmoid(logit / T)``. ``T`` is the task's
+        temperature from config.json. Long texts are scored by windows (see
+        :mod:`khmer_civic.model.runtime`).
+
+        A single ``str`` gives one dict; any other iterable gives a list, same length and order.
+        Inputs that cannot be labelled (``None``, NaN, non-strings, blank or letterless strings)
+        give an empty dict instead of raising.
+        """
+        return self._run(texts, batch_size, scores_only=True)
+
+    @overload
+    def predict(self, texts: str, *, batch_size: int = ...) -> Prediction: ...
+    @overload
+    def predict(self, texts: Iterable[object], *, batch_size: int = ...) -> list[Prediction]: ...
+
+    def predict(self, texts: str | Iterable[object], *, batch_size: int = 32) -> Prediction | list[Prediction]:
+        """Label texts. A single ``str`` gives one :class:`Prediction`; an iterable gives a list.
+
+        Decision rules, with the calibrated probabilities of :meth:`predict_proba`:
+
+        - ``multi_label``: every label whose probability is >= its threshold
+          (``thresholds`` in config.json, 0.5 when absent), in config order; may be empty.
+        - ``single_label``: the most probable label (the first in config order on a tie).
+        - ``binary``: ``True`` when p(true) >= the task's ``threshold``.
+
+        Bad inputs never raise and never shift rows: ``None``, NaN, ``""`` and blank strings get
+        status ``EMPTY``; non-strings (numbers, bytes ...) ``NOT_TEXT``; strings without a Khmer
+        or Latin letter ``NO_LETTERS``. Those predictions have every label ``None`` and no scores.
+        ``batch_size`` is the number of windows scored per onnxruntime call.
+        """
+        return self._run(texts, batch_size, scores_only=False)
+
+    def _run(self, texts: str | Iterable[object], batch_size: int, *, scores_only: bool) -> Any:
+        single = isinstance(texts, str)
+        values = [texts] if single else _as_list(texts)
+        prepared = [prepare_input(value) for value in values]
+        ok_rows = [row for row, (status, _) in enumerate(prepared) if status is LabelStatus.OK]
+        probs = self._runner.probabilities([prepared[row][1] for row in ok_rows], batch_size)
+        position = {row: i for i, row in enumerate(ok_rows)}
+        tasks = self.schema.tasks
+        results: list[Any] = []
+        for row, (status, _) in enumerate(prepared):
+            if status is not LabelStatus.OK:
+                results.append({} if scores_only else Prediction({t.name: None for t in tasks}, {}, status))
+                continue
+            scores = {task.name: _scores(task, probs[task.name][position[row]]) for task in tasks}
+            if scores_only:
+                results.append(scores)
+            else:
+                labels = {task.name: _decide(task, scores[task.name]) for task in tasks}
+                results.append(Prediction(labels, scores, LabelStatus.OK))
+        return results[0] if single else results
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | Path) -> Path:
+        """Copy the model directory to ``path`` (which must not exist, or be empty) with a fresh manifest.
+
+        When the model was loaded with ``verify=True``, the copied files are checked against the
+        digests seen at load, so files changed on disk since then are not blessed by the new
+        manifest. The copy is built beside ``path`` and moved into place at the end.
+        """
+        target = Path(path)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise FileExistsError(f"{target} exists and is not an empty directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            copy = staging / "model"
+            shutil.copytree(self._model_dir, copy, ignore=shutil.ignore_patterns(MANIFEST_NAME, "__pycache__"))
+            for name, digest in self._digests.items():
+                if file_sha256(copy / name) != digest:
+                    raise ManifestError(f"{self._model_dir / name} changed on disk after the model was loaded")
+            write_manifest(copy)
+            if target.exists():
+                target.rmdir()
+            os.replace(copy, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+
+def _as_list(texts: object) -> list[object]:
+    if texts is None or isinstance(texts, (bytes, bytearray, memoryview, Mapping)):
+        raise TypeError(
+            f"predict() takes a str or an iterable of texts, got {type(texts).__name__}"
+            + ("; decode bytes to str first" if isinstance(texts, (bytes, bytearray, memoryview)) else "")
+        )
+    if not isinstance(texts, Iterable):
+        raise TypeError(f"predict() takes a str or an iterable of texts, got {type(texts).__name__}")
+    return list(texts)
+
+
+def _scores(task: TaskSpec, row: np.ndarray) -> dict[str, float]:
+    if task.type == "binary":
+        p = float(row[0])
+        return {"false": 1.0 - p, "true": p}
+    return {label: float(value) for label, value in zip(task.labels, row)}
+
+
+def _decide(task: TaskSpec, scores: Mapping[str, float]) -> Any:
+    if task.type == "multi_label":
+        return [label for label in task.labels if scores[label] >= task.threshold_for(label)]
+    if task.type == "single_label":
+        return max(task.labels, key=lambda label: scores[label])  # max keeps the first on ties
+    return scores["true"] >= task.threshold

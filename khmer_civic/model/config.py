@@ -1,0 +1,166 @@
+"""Read and check a model directory's ``config.json`` (the contract in :mod:`khmer_civic.schema`).
+
+Every problem raises a :class:`~khmer_civic.schema.ModelConfigError` subclass whose message names
+the file and what is wrong with it, so a user who points the library at the wrong folder learns
+why at load time rather than from a confusing failure inside onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from khmer_civic.schema import MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelConfigError, ModelSchema
+
+CONFIG_NAME = "config.json"
+MODEL_NAME = "model.onnx"
+TOKENIZER_NAME = "tokenizer.json"
+METRICS_NAME = "metrics.json"
+MODEL_CARD_NAME = "MODEL_CARD.md"
+
+
+class ModelNotFoundError(ModelConfigError):
+    """The model directory, or a file it must contain, does not exist."""
+
+
+class ConfigFormatError(ModelConfigError):
+    """config.json (or metrics.json) is not valid JSON, is of another format or breaks the contract."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The parsed and checked content of a model's ``config.json``."""
+
+    name: str
+    version: str
+    schema: ModelSchema
+    max_length: int
+    window_stride: int
+    pad_token_id: int
+    bos_token_id: int
+    eos_token_id: int
+    normalizer_version: int
+    format_version: int = MODEL_FORMAT_VERSION
+
+    @property
+    def window_tokens(self) -> int:
+        """Text tokens per window: ``max_length`` minus the bos and eos tokens."""
+        return self.max_length - 2
+
+    @property
+    def special_token_ids(self) -> dict[str, int]:
+        return {"pad": self.pad_token_id, "bos": self.bos_token_id, "eos": self.eos_token_id}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object written to ``config.json``."""
+        return {
+            "format": MODEL_FORMAT,
+            "format_version": self.format_version,
+            "name": self.name,
+            "version": self.version,
+            "normalizer_version": self.normalizer_version,
+            "max_length": self.max_length,
+            "window_stride": self.window_stride,
+            "pad_token_id": self.pad_token_id,
+            "bos_token_id": self.bos_token_id,
+            "eos_token_id": self.eos_token_id,
+            "tasks": self.schema.to_list(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = CONFIG_NAME) -> ModelConfig:
+        """Build a config from the decoded JSON; ``source`` names the file in error messages."""
+        if not isinstance(data, Mapping):
+            raise ConfigFormatError(f"{source}: expected a JSON object, found {type(data).__name__}")
+        fmt = data.get("format")
+        if fmt != MODEL_FORMAT:
+            raise ConfigFormatError(
+                f"{source}: 'format' is {fmt!r}, expected {MODEL_FORMAT!r}: not a khmer-civic model config"
+            )
+        version = _int_field(data, "format_version", source)
+        if version > MODEL_FORMAT_VERSION:
+            raise ConfigFormatError(
+                f"{source}: format_version {version} is newer than this library reads "
+                f"({MODEL_FORMAT_VERSION}); upgrade khmer-civic"
+            )
+        if version < 1:
+            raise ConfigFormatError(f"{source}: format_version {version} is not a valid version")
+
+        max_length = _int_field(data, "max_length", source)
+        if max_length < 3:
+            raise ConfigFormatError(f"{source}: max_length {max_length} leaves no room for text (minimum 3)")
+        stride = _int_field(data, "window_stride", source)
+        if not 1 <= stride <= max_length - 2:
+            raise ConfigFormatError(
+                f"{source}: window_stride {stride} must be between 1 and max_length - 2 = {max_length - 2}, "
+                "otherwise tokens between windows would be skipped"
+            )
+        token_ids = {key: _int_field(data, key, source) for key in ("pad_token_id", "bos_token_id", "eos_token_id")}
+        for key, value in token_ids.items():
+            if value < 0:
+                raise ConfigFormatError(f"{source}: {key} {value} is negative")
+
+        tasks = data.get("tasks")
+        if not isinstance(tasks, list) or not all(isinstance(task, Mapping) for task in tasks):
+            raise ConfigFormatError(f"{source}: 'tasks' must be a list of JSON objects")
+        try:
+            schema = ModelSchema.from_list(tasks)
+        except ModelConfigError as exc:
+            raise ConfigFormatError(f"{source}: {exc}") from exc
+        for task in schema.tasks:
+            limits = [task.threshold] if task.type == "binary" else [task.threshold_for(lab) for lab in task.labels]
+            if not all(0.0 <= value <= 1.0 for value in limits):  # also rejects NaN
+                raise ConfigFormatError(f"{source}: task {task.name!r} has a threshold outside [0, 1]: {limits}")
+        outputs = [task.output for task in schema.tasks]
+        if len(set(outputs)) != len(outputs):
+            raise ConfigFormatError(f"{source}: two tasks read the same ONNX output: {outputs}")
+
+        return cls(
+            name=_str_field(data, "name", source),
+            version=_str_field(data, "version", source),
+            schema=schema,
+            max_length=max_length,
+            window_stride=stride,
+            normalizer_version=_int_field(data, "normalizer_version", source),
+            format_version=version,
+            **token_ids,
+        )
+
+
+def load_config(model_dir: str | Path) -> ModelConfig:
+    """Read ``config.json`` from a model directory and check it against the contract."""
+    path = Path(model_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} does not exist: every khmer-civic model directory has a {CONFIG_NAME}")
+    return ModelConfig.from_dict(read_json(path), source=str(path))
+
+
+def read_json(path: Path) -> Any:
+    """Decode a UTF-8 JSON file, raising :class:`ConfigFormatError` that names it when it cannot."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigFormatError(f"{path} is not UTF-8 text ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigFormatError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def _int_field(data: Mapping[str, Any], key: str, source: str) -> int:
+    if key not in data:
+        raise ConfigFormatError(f"{source}: required field {key!r} is missing")
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigFormatError(f"{source}: {key!r} must be an integer, found {value!r}")
+    return value
+
+
+def _str_field(data: Mapping[str, Any], key: str, source: str) -> str:
+    if key not in data:
+        raise ConfigFormatError(f"{source}: required field {key!r} is missing")
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ConfigFormatError(f"{source}: {key!r} must be a non-empty string, found {value!r}")
+    return value

@@ -1,0 +1,315 @@
+"""From strings to calibrated probabilities: the onnxruntime side of the classifier.
+
+Pipeline for a batch of texts:
+
+1. :func:`prepare_input` decides whether each value can be labelled (``LabelStatus``) and
+   normalises it with :func:`khmer_civic.text.normalize`; values that cannot be labelled never
+   reach the model.
+2. The tokenizer turns each text into piece ids without special tokens.
+3. :func:`split_windows` cuts a text longer than ``max_length - 2`` tokens into overlapping
+   windows of ``max_length - 2`` tokens whose starts are ``window_stride`` apart, the last one
+   ending on the last token. Nothing is truncated: every token lies in at least one window.
+   Each window gets ``bos ... eos`` around it.
+4. Windows from all texts are sorted by length and cut into batches of ``batch_size``; each batch
+   is padded with ``pad_token_id`` to its own longest window (``attention_mask`` is 0 on padding).
+5. One ``onnxruntime.InferenceSession`` scores every window. Logits become calibrated
+   probabilities per window: ``sigmoid(logit / T)`` for ``multi_label`` and ``binary`` tasks,
+   ``softmax(logits / T)`` for ``single_label`` tasks, ``T`` being the task's temperature.
+6. Windows are folded back into one row per text:
+
+   - ``multi_label`` and ``binary``: the **maximum** probability over the text's windows, per
+     label. A topic or an appeal anywhere in a long post counts for the whole post.
+   - ``single_label``: the **mean** of the windows' probability vectors, each weighted by its
+     number of text tokens. The result still sums to 1.
+
+   A text that fits in one window is scored exactly as that window.
+
+Thread safety: ``InferenceSession.run`` may be called from several threads at once, and so may
+``tokenizers.Tokenizer.encode_batch``. :class:`WindowedRunner` keeps no per-call state on the
+instance (all buffers are local to a call), so one runner, and one classifier, can serve many
+threads.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from khmer_civic.model.config import ModelConfig
+from khmer_civic.model.tokenizer import TextTokenizer
+from khmer_civic.schema import LabelStatus, ModelConfigError, TaskSpec
+from khmer_civic.text import has_letters, normalize
+
+INPUT_NAMES: tuple[str, str] = ("input_ids", "attention_mask")
+DEFAULT_PROVIDERS: tuple[str, ...] = ("CPUExecutionProvider",)
+
+# Characters that show nothing: a text made only of these (after normalisation) counts as empty.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+class ModelGraphError(ModelConfigError):
+    """model.onnx cannot be loaded or lacks the inputs/outputs that config.json describes."""
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _is_missing_marker(value: object) -> bool:
+    """None, a NaN number, or pandas' NA / NaT (recognised without importing pandas)."""
+    if value is None:
+        return True
+    kind = type(value)
+    if kind.__module__.startswith("pandas") and kind.__name__ in {"NAType", "NaTType"}:
+        return True
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        try:
+            return math.isnan(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _is_blank(text: str) -> bool:
+    return all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in text)
+
+
+def prepare_input(value: object) -> tuple[LabelStatus, str]:
+    """Classify one input value and normalise it when it is labellable text.
+
+    Returns ``(status, normalised_text)``; the text is ``""`` unless the status is ``OK``.
+
+    - ``None``, NaN, pandas NA/NaT, ``""`` and strings of only whitespace or invisible
+      characters: ``EMPTY``.
+    - Anything that is not a ``str`` (numbers, bools, bytes, lists ...): ``NOT_TEXT``; bytes are
+      not decoded, since their encoding is unknown.
+    - A string without any Khmer or Latin letter (emoji, digits, punctuation): ``NO_LETTERS``.
+    """
+    if _is_missing_marker(value):
+        return LabelStatus.EMPTY, ""
+    if not isinstance(value, str):
+        return LabelStatus.NOT_TEXT, ""
+    text = normalize(str(value))
+    if _is_blank(text):
+        return LabelStatus.EMPTY, ""
+    if not has_letters(text):
+        return LabelStatus.NO_LETTERS, ""
+    return LabelStatus.OK, text
+
+
+# --------------------------------------------------------------------------------------------
+# Windows and calibration
+
+
+def split_windows(token_ids: Sequence[int], window_tokens: int, stride: int) -> list[list[int]]:
+    """Cut ``token_ids`` into windows of at most ``window_tokens`` ids.
+
+    A sequence that fits gives one window (possibly empty). A longer one gives windows starting at
+    ``0, stride, 2 * stride, ...`` plus a final window ending on the last id, so that, with
+    ``stride <= window_tokens``, every id falls in at least one window.
+    """
+    if window_tokens < 1 or not 1 <= stride <= window_tokens:
+        raise ValueError(f"need 1 <= stride <= window_tokens, got stride={stride}, window_tokens={window_tokens}")
+    ids = list(token_ids)
+    if len(ids) <= window_tokens:
+        return [ids]
+    last_start = len(ids) - window_tokens
+    starts = [*range(0, last_start, stride), last_start]
+    return [ids[start : start + window_tokens] for start in starts]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function, stable for large positive and negative inputs."""
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def calibrated_probabilities(logits: np.ndarray, task: TaskSpec) -> np.ndarray:
+    """Per-row probabilities from raw logits, temperature-scaled.
+
+    ``binary`` and ``multi_label`` rows hold one sigmoid per output (for ``binary``: p(true));
+    ``single_label`` rows hold a softmax over the labels.
+    """
+    scaled = np.asarray(logits, dtype=np.float64) / task.temperature
+    return softmax(scaled) if task.type == "single_label" else sigmoid(scaled)
+
+
+def aggregate_windows(
+    window_probs: np.ndarray, owners: np.ndarray, weights: np.ndarray, n_texts: int, task: TaskSpec
+) -> np.ndarray:
+    """Fold per-window probabilities into one row per text (max, or length-weighted mean)."""
+    n_cols = window_probs.shape[1]
+    if task.type == "single_label":
+        sums = np.zeros((n_texts, n_cols), dtype=np.float64)
+        np.add.at(sums, owners, window_probs * weights[:, None])
+        totals = np.bincount(owners, weights=weights, minlength=n_texts)
+        return sums / totals[:, None]
+    out = np.full((n_texts, n_cols), -np.inf, dtype=np.float64)
+    np.maximum.at(out, owners, window_probs)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Session
+
+
+def create_session(
+    model_path: Path,
+    *,
+    providers: Sequence[str] | None = None,
+    intra_op_threads: int | None = None,
+    inter_op_threads: int | None = None,
+) -> ort.InferenceSession:
+    """Open ``model.onnx`` with full graph optimisation; CPU unless ``providers`` says otherwise.
+
+    ``intra_op_threads`` / ``inter_op_threads``: onnxruntime thread pools (``None``: its default,
+    one thread per core for intra-op).
+    """
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: int8 graphs otherwise log benign warnings
+    for label, value in (("intra_op_threads", intra_op_threads), ("inter_op_threads", inter_op_threads)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{label} must be a non-negative int or None, got {value!r}")
+    if intra_op_threads is not None:
+        options.intra_op_num_threads = intra_op_threads
+    if inter_op_threads is not None:
+        options.inter_op_num_threads = inter_op_threads
+    chosen = list(providers) if providers is not None else list(DEFAULT_PROVIDERS)
+    available = ort.get_available_providers()
+    unknown = [p for p in chosen if (p[0] if isinstance(p, tuple) else p) not in available]
+    if unknown:
+        raise ValueError(f"onnxruntime providers {unknown} are not available here; available: {available}")
+    if not model_path.is_file():
+        raise ModelGraphError(f"{model_path} does not exist")
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=chosen)
+    except Exception as exc:  # onnxruntime raises its own exception classes for bad graphs
+        raise ModelGraphError(f"{model_path}: onnxruntime cannot load this graph: {exc}") from exc
+
+
+def check_graph(session: ort.InferenceSession, config: ModelConfig, source: str) -> None:
+    """Check that the graph takes the contract's inputs and has each task's output and width.
+
+    Shapes are first compared statically, then by scoring one two-token window, which also
+    catches graphs whose output widths are symbolic.
+    """
+    inputs = {node.name: node for node in session.get_inputs()}
+    for name in INPUT_NAMES:
+        node = inputs.get(name)
+        if node is None:
+            raise ModelGraphError(f"{source}: the graph has no input {name!r} (inputs: {sorted(inputs)})")
+        if node.type != "tensor(int64)" or len(node.shape) != 2:
+            raise ModelGraphError(
+                f"{source}: input {name!r} must be int64 [batch, seq], found {node.type} {node.shape}"
+            )
+    extra = sorted(set(inputs) - set(INPUT_NAMES))
+    if extra:
+        raise ModelGraphError(f"{source}: the graph needs inputs this library does not feed: {extra}")
+
+    outputs = {node.name: node for node in session.get_outputs()}
+    for task in config.schema.tasks:
+        node = outputs.get(task.output)
+        if node is None:
+            raise ModelGraphError(
+                f"{source}: task {task.name!r} reads output {task.output!r}, which the graph lacks "
+                f"(outputs: {sorted(outputs)})"
+            )
+        shape = node.shape
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != task.n_outputs):
+            raise ModelGraphError(
+                f"{source}: output {task.output!r} has shape {shape}, task {task.name!r} "
+                f"({task.type}) needs [batch, {task.n_outputs}]"
+            )
+
+    probe_ids = np.array([[config.bos_token_id, config.eos_token_id]], dtype=np.int64)
+    try:
+        results = session.run(
+            [t.output for t in config.schema.tasks],
+            {"input_ids": probe_ids, "attention_mask": np.ones_like(probe_ids)},
+        )
+    except Exception as exc:
+        raise ModelGraphError(f"{source}: scoring a test input failed: {exc}") from exc
+    for task, result in zip(config.schema.tasks, results):
+        if np.shape(result) != (1, task.n_outputs):
+            raise ModelGraphError(
+                f"{source}: output {task.output!r} gave shape {np.shape(result)} for one input, "
+                f"task {task.name!r} needs (1, {task.n_outputs})"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# Runner
+
+
+@dataclass(frozen=True)
+class WindowedRunner:
+    """Scores normalised texts with one session, windows for long texts, batches by length."""
+
+    session: ort.InferenceSession
+    tokenizer: TextTokenizer
+    config: ModelConfig
+
+    def windows(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """All model inputs for ``texts`` (bos/eos added) and, per window, the index of its text."""
+        cfg = self.config
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        for index, ids in enumerate(self.tokenizer.encode(texts)):
+            for piece in split_windows(ids, cfg.window_tokens, cfg.window_stride):
+                windows.append([cfg.bos_token_id, *piece, cfg.eos_token_id])
+                owners.append(index)
+        return windows, np.asarray(owners, dtype=np.int64)
+
+    def window_logits(self, windows: Sequence[Sequence[int]], batch_size: int) -> dict[str, np.ndarray]:
+        """Raw logits of each window per ONNX output, rows in the order of ``windows``."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        tasks = self.config.schema.tasks
+        output_names = [task.output for task in tasks]
+        logits = {task.output: np.empty((len(windows), task.n_outputs), dtype=np.float64) for task in tasks}
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            width = max(len(windows[i]) for i in rows)
+            input_ids = np.full((len(rows), width), self.config.pad_token_id, dtype=np.int64)
+            attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+            for slot, i in enumerate(rows):
+                input_ids[slot, : len(windows[i])] = windows[i]
+                attention_mask[slot, : len(windows[i])] = 1
+            results = self.session.run(output_names, {"input_ids": input_ids, "attention_mask": attention_mask})
+            for name, result in zip(output_names, results):
+                logits[name][rows] = result
+        return logits
+
+    def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per task, one row per text (see the module docstring).
+
+        ``texts`` must already be normalised and labellable (see :func:`prepare_input`). For a
+        ``binary`` task the single column is p(true).
+        """
+        tasks = self.config.schema.tasks
+        if not texts:
+            return {task.name: np.empty((0, task.n_outputs), dtype=np.float64) for task in tasks}
+        windows, owners = self.windows(texts)
+        logits = self.window_logits(windows, batch_size)
+        weights = np.asarray([max(len(w) - 2, 1) for w in windows], dtype=np.float64)
+        return {
+            task.name: aggregate_windows(
+                calibrated_probabilities(logits[task.output], task), owners, weights, len(texts), task
+            )
+            for task in tasks
+        }

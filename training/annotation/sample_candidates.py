@@ -60,7 +60,8 @@ KHMER_CHAR = re.compile("[\u1780-\u17ff\u19e0-\u19ff]")
 MASKED_WORDS: tuple[str, ...] = (
     "ក្របខណ្ឌ", "លក្ខខណ្ឌ", "វាក្យខណ្ឌ", "អនុខណ្ឌ",
     "កុំមុយនី", "កុំព្យូទ", "កុំផ្លិច",
-    "សូម្បី", "ក្រូម៉ូសូម", "រីបូសូម", "សូមទ្រង់", "សូមថ្លែង", "សូមគោរព",
+    "សូម្បី", "ក្រូម៉ូសូម", "រីបូសូម", "សូមទ្រង់", "សូមថ្លែង", "សូមគោរព", "សូមជម្រាប", "សូមជំរាប",
+    "សូមប្តេជ្ញា", "សូមបេ្តជា្ញ",
     "ក្នុងស្រុក", "អ្នកស្រុក", "ចំណាកស្រុក", "ស្រុកកំណើត", "ស្រុកទេស", "ចាស់ស្រុក", "ស្រុកខ្មែរ",
     "ឃុំខ្លួន", "ឃុំឃាំង", "ឃុំគ្រង",
     "សាលាដំបូង", "សាលាឧទ្ធរណ៍", "សាលាក្តី", "សាលាក្ដី",
@@ -105,7 +106,7 @@ WEAK_CTA_CUES: tuple[str, ...] = (
     "ចូលរួម", "កុំ", "ចុះឈ្មោះ", "ដាក់ពាក្យ", "ហាមឃាត់", "ត្រូវតែ", "គ្រប់គ្នាត្រូវ", "យើងត្រូវ", "អ្នកត្រូវ",
 )
 # A sentence that opens with one of these reads as an imperative.
-IMPERATIVE_OPENERS: tuple[str, ...] = ("ចូរ", "សូម", "កុំ", "ត្រូវ", "ចុច", "ហាម", "ជួយ")
+IMPERATIVE_OPENERS: tuple[str, ...] = ("ចូរ", "សូម", "កុំ", "ត្រូវ", "ចុច", "ហាម")
 PASSIVE_OPENER = "ត្រូវបាន"
 
 HARD_CASE_WORDS: tuple[str, ...] = (
@@ -179,10 +180,11 @@ def cue_strata(text: str) -> tuple[frozenset[str], bool]:
     if _contains_any(masked, LOCAL_ADMINISTRATION_CUES):
         strata.add("local_administration")
 
-    opens_imperative = any(plain.startswith(word) for word in IMPERATIVE_OPENERS) and not plain.startswith(
+    opening = masked.lstrip()
+    opens_imperative = any(opening.startswith(word) for word in IMPERATIVE_OPENERS) and not opening.startswith(
         PASSIVE_OPENER
     )
-    strong_cta = _contains_any(masked, STRONG_CTA_CUES) or (opens_imperative and not plain.startswith("ចូរ"))
+    strong_cta = _contains_any(masked, STRONG_CTA_CUES) or (opens_imperative and not opening.startswith("ចូរ"))
     # Textbook exercise prompts ("ចូរពន្យល់ ...") are numerous, so they only count as weak cues.
     if strong_cta or opens_imperative or _contains_any(masked, WEAK_CTA_CUES):
         strata.add("call_to_action")

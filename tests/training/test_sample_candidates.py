@@ -99,7 +99,7 @@ def test_pool_batches_and_agreement_sample(sampler: ModuleType) -> None:
     assert drawn["random"] >= 100  # the random share, plus top-up once the cue targets are met
     for stratum in ("education", "health", "local_administration", "call_to_action"):
         assert sum(1 for candidate, _ in picked if stratum in candidate.strata) >= targets[stratum]
-    assert sum(1 for candidate, _ in picked if candidate.source == "khmer_wikipedia_5k") == 60
+    assert sum(1 for candidate, _ in picked if candidate.source == "khmer_wikipedia_5k") >= 60
 
     again = sampler.sample_pool(candidates, seed=5, pool_size=400, targets=targets, wiki_share=0.15)
     assert [c.candidate_id for c, _ in again] == ids

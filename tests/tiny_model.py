@@ -90,7 +90,10 @@ def build_tiny_graph(schema: ModelSchema, vocab_size: int, seed: int = 0) -> onn
     for task in schema.tasks:
         weight = rng.normal(0, 2.0, (HIDDEN_DIM, task.n_outputs)).astype(np.float32)
         bias = rng.normal(0, 0.5, (task.n_outputs,)).astype(np.float32)
-        initializers += [numpy_helper.from_array(weight, f"{task.output}_w"), numpy_helper.from_array(bias, f"{task.output}_b")]
+        initializers += [
+            numpy_helper.from_array(weight, f"{task.output}_w"),
+            numpy_helper.from_array(bias, f"{task.output}_b"),
+        ]
         nodes += [
             helper.make_node("MatMul", ["hidden", f"{task.output}_w"], [f"{task.output}_linear"]),
             helper.make_node("Add", [f"{task.output}_linear", f"{task.output}_b"], [task.output]),

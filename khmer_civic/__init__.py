@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CivicClassifier",
     "LabelStatus",
+    "ModelConfigError",
     "Prediction",
     "__version__",
     "mask_pii",
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 # Light names are imported eagerly; the classifier (onnxruntime) only when first used.
-from khmer_civic.schema import LabelStatus, Prediction
+from khmer_civic.schema import LabelStatus, ModelConfigError, Prediction
 from khmer_civic.text import mask_pii, normalize, segment, segment_batch, split_sentences
 
 if TYPE_CHECKING:

@@ -97,6 +97,9 @@ class TaskSpec:
         unknown = set(self.thresholds) - set(self.labels)
         if unknown:
             raise ModelConfigError(f"task {self.name!r}: thresholds for unknown labels {sorted(unknown)}")
+        for value in (*self.thresholds.values(), self.threshold):
+            if not 0.0 <= value <= 1.0:  # also rejects NaN
+                raise ModelConfigError(f"task {self.name!r}: threshold {value!r} is outside [0, 1]")
 
     @property
     def n_outputs(self) -> int:
@@ -123,6 +126,8 @@ class TaskSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TaskSpec:
+        if not isinstance(d, Mapping):
+            raise ModelConfigError(f"a task entry must be an object with name, type and labels, not {d!r}")
         try:
             return cls(
                 name=str(d["name"]),

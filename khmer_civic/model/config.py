@@ -110,10 +110,6 @@ class ModelConfig:
             schema = ModelSchema.from_list(tasks)
         except ModelConfigError as exc:
             raise ConfigFormatError(f"{source}: {exc}") from exc
-        for task in schema.tasks:
-            limits = [task.threshold] if task.type == "binary" else [task.threshold_for(lab) for lab in task.labels]
-            if not all(0.0 <= value <= 1.0 for value in limits):  # also rejects NaN
-                raise ConfigFormatError(f"{source}: task {task.name!r} has a threshold outside [0, 1]: {limits}")
         outputs = [task.output for task in schema.tasks]
         if len(set(outputs)) != len(outputs):
             raise ConfigFormatError(f"{source}: two tasks read the same ONNX output: {outputs}")

@@ -1,0 +1,1 @@
+"""Reading and writing tables of texts (CSV/TSV, JSONL, Parquet, XLSX) in streaming chunks."""

@@ -18,10 +18,9 @@ URL = r"(?:https?://|www\.)[^\s<>\"'\u17d4\u17d5]*[^\s<>\"'.,!?;:)\]}\u17d4\u17d
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 MENTION = rf"@[A-Za-z0-9_{KHMER_WORD_CHAR}]+(?:\.[A-Za-z0-9_]+)*"
 HASHTAG = rf"#[A-Za-z0-9_{KHMER_WORD_CHAR}\u17e0-\u17e9]+"
-# A phone number: optional +855 / (855) country code, then 8 to 10 digits written in groups
-# separated by single spaces, dots or dashes, in either digit script. Checked for its digit
-# count by :func:`is_phone_number`.
-PHONE = rf"(?:\+|\(\+?)?{DIGIT}{{2,4}}\)?(?:[ .-]?{DIGIT}{{2,4}}){{1,4}}"
+# A phone number candidate: optional + or (, then groups of 2–4 digits in either script
+# separated by single spaces, dots or dashes. :func:`is_phone_number` decides.
+PHONE = rf"(?:\+|\(\+?)?{DIGIT}{{2,4}}\)?(?:[ .-]?{DIGIT}{{2,4}}){{1,4}}(?!{DIGIT})"
 NUMBER = rf"{DIGIT}+(?:[.,:/]{DIGIT}+)*%?"
 LATIN_WORD = rf"[{LATIN_LETTER}0-9]*[{LATIN_LETTER}][{LATIN_LETTER}0-9]*(?:['\u2019][{LATIN_LETTER}]+)*"
 KHMER_RUN = rf"[{KHMER_WORD_CHAR}]+"
@@ -36,12 +35,13 @@ TOKEN = re.compile(
 )
 
 _DIGIT_RE = re.compile(DIGIT)
+_TO_ASCII = str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789")
 
 
 def is_phone_number(candidate: str) -> bool:
-    """True when a PHONE match has the 8–12 digits of a Cambodian or international number."""
-    n = len(_DIGIT_RE.findall(candidate))
-    if not 8 <= n <= 12:
+    """True when a PHONE match looks like a Cambodian or international number: 8–12 digits,
+    starting with a 0 (local form), a + or 855 (country code)."""
+    digits = "".join(_DIGIT_RE.findall(candidate)).translate(_TO_ASCII)
+    if not 8 <= len(digits) <= 12:
         return False
-    # Dates and times written with dots or slashes are not phone numbers.
-    return "/" not in candidate and ":" not in candidate
+    return candidate.startswith(("+", "(")) or digits.startswith(("0", "855"))

@@ -1,0 +1,549 @@
+"""Annotation files in, validated examples and a task schema out.
+
+Files follow the record format of LABELS.md, as JSON Lines or CSV::
+
+    {"id": "c-1", "text": "...", "topics": ["health"], "sentiment": "negative",
+     "call_to_action": false, "provenance": "corpus"}
+
+A task's field may be ``null`` or absent: the judgement was not made and the record is skipped
+for that task only (see :func:`task_targets` for the masks). In CSV files a task cell is read as
+
+- ``multi_label``: ``a;b`` or a JSON list (``["a", "b"]``); ``[]`` is the empty list (annotated,
+  no label); an empty cell or ``null`` is not annotated;
+- ``single_label``: the label; empty or ``null`` is not annotated;
+- ``binary``: ``true``/``false`` (also ``1``/``0``, ``yes``/``no``); empty or ``null`` is not
+  annotated.
+
+Which tasks exist comes from the training configuration (:class:`TaskConfig`), and which labels
+each task has comes from the configuration when it fixes them and from the training data
+otherwise. So adding a topic, or a whole task, is a matter of annotating it and (optionally)
+listing it in the config; no code changes.
+
+Files are parsed line by line (so that every problem can be reported with its file and line),
+checked as a whole by :func:`load_annotations`, and handed to the trainer as
+:class:`datasets.Dataset` objects by :func:`to_hf_dataset`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from khmer_civic.schema import TASK_TYPES, ModelSchema, TaskSpec, TaskType
+from khmer_civic.text import has_letters, normalize
+
+if TYPE_CHECKING:
+    import datasets
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "dev", "test")
+RESERVED_FIELDS: frozenset[str] = frozenset({"id", "text"})
+BINARY_LABELS: tuple[str, str] = ("false", "true")
+MAX_PROBLEMS_SHOWN = 60
+
+_TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CSV_TRUE = frozenset({"true", "1", "yes", "y", "t"})
+_CSV_FALSE = frozenset({"false", "0", "no", "n", "f"})
+_CSV_NULL = frozenset({"", "null", "none", "na", "n/a"})
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """A task to train: its record field (``name``), its type and, optionally, fixed labels.
+
+    With ``labels=None`` the labels are those observed in the training split (sorted); with
+    fixed labels any other value in the data is a validation error. Binary tasks always have
+    the labels ``("false", "true")``.
+    """
+
+    name: str
+    type: TaskType
+    labels: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not _TASK_NAME.match(self.name):
+            raise ValueError(f"task name {self.name!r} must be a Python-style identifier (letters, digits, _)")
+        if self.name in RESERVED_FIELDS:
+            raise ValueError(f"task name {self.name!r} is a reserved record field")
+        if self.type not in TASK_TYPES:
+            raise ValueError(f"task {self.name!r}: type {self.type!r} is not one of {TASK_TYPES}")
+        if self.labels is not None:
+            labels = tuple(str(x) for x in self.labels)
+            if not labels or len(set(labels)) != len(labels):
+                raise ValueError(f"task {self.name!r}: fixed labels must be a non-empty list without repeats")
+            if self.type == "binary" and labels != BINARY_LABELS:
+                raise ValueError(f"task {self.name!r}: a binary task's labels are {list(BINARY_LABELS)}")
+            object.__setattr__(self, "labels", labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.labels is not None:
+            out["labels"] = list(self.labels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskConfig:
+        """Build from ``{"name": ..., "type": ..., "labels": [...] (optional)}``."""
+        unknown = set(data) - {"name", "type", "labels"}
+        if unknown:
+            raise ValueError(f"task entry {dict(data)!r}: unknown key(s) {sorted(unknown)}")
+        labels = data.get("labels")
+        return cls(
+            name=str(data["name"]),
+            type=data["type"],
+            labels=None if labels is None else tuple(str(x) for x in labels),
+        )
+
+
+DEFAULT_TASKS: tuple[TaskConfig, ...] = (
+    TaskConfig("topics", "multi_label"),
+    TaskConfig("sentiment", "single_label"),
+    TaskConfig("call_to_action", "binary"),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the annotation files, located by file and (when known) line."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.message}"
+
+
+class DataValidationError(ValueError):
+    """The annotation files cannot be trained on; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        shown = "\n".join(f"  - {p}" for p in self.problems[:MAX_PROBLEMS_SHOWN])
+        more = len(self.problems) - MAX_PROBLEMS_SHOWN
+        if more > 0:
+            shown += f"\n  ... and {more} more"
+        super().__init__(f"{len(self.problems)} problem(s) in the annotation files:\n{shown}")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One validated record: normalised text, a value (or ``None``) per task, other fields."""
+
+    id: str
+    text: str
+    labels: Mapping[str, Any]  # list[str] | str | bool | None, by task type
+    meta: Mapping[str, Any]
+    file: str
+    line: int
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Task value or metadata field, so an example reads like a LABELS.md record."""
+        if key in self.labels:
+            return self.labels[key]
+        if key == "text":
+            return self.text
+        if key == "id":
+            return self.id
+        return self.meta.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
+
+
+@dataclass
+class AnnotatedData:
+    """Validated splits and the schema (tasks with their final label lists) they define."""
+
+    schema: ModelSchema
+    splits: dict[str, list[Example]] = field(default_factory=dict)
+
+    def __getitem__(self, split: str) -> list[Example]:
+        return self.splits.get(split, [])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per split: records, annotated records per task, label frequencies."""
+        out: dict[str, Any] = {}
+        for split, examples in self.splits.items():
+            tasks: dict[str, Any] = {}
+            for task in self.schema.tasks:
+                values = [ex.labels.get(task.name) for ex in examples]
+                annotated = [v for v in values if v is not None]
+                counts: Counter[str] = Counter()
+                for v in annotated:
+                    counts.update(_as_label_list(v, task.type))
+                tasks[task.name] = {
+                    "annotated": len(annotated),
+                    "labels": {lab: counts.get(lab, 0) for lab in task.labels},
+                }
+            groups = Counter(str(ex.meta.get("provenance")) for ex in examples if ex.meta.get("provenance") is not None)
+            out[split] = {"records": len(examples), "tasks": tasks, "provenance": dict(sorted(groups.items()))}
+        return out
+
+
+@dataclass(frozen=True)
+class _RawRecord:
+    file: str
+    line: int
+    data: Mapping[str, Any]
+    from_csv: bool
+
+
+def read_raw_records(path: str | Path) -> tuple[list[_RawRecord], list[Problem]]:
+    """Parse one JSONL or CSV file into raw records, with the problems met while parsing."""
+    path = Path(path)
+    name = str(path)
+    problems: list[Problem] = []
+    records: list[_RawRecord] = []
+    if not path.is_file():
+        return [], [Problem(name, None, "file does not exist")]
+    suffix = path.suffix.lower()
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [Problem(name, None, f"not UTF-8 text ({exc})")]
+    if suffix in (".jsonl", ".ndjson"):
+        for lineno, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(name, lineno, f"not valid JSON ({exc.msg})"))
+                continue
+            if not isinstance(data, dict):
+                problems.append(Problem(name, lineno, f"a record must be a JSON object, found {type(data).__name__}"))
+                continue
+            records.append(_RawRecord(name, lineno, data, from_csv=False))
+    elif suffix in (".csv", ".tsv"):
+        reader = csv.DictReader(content.splitlines(keepends=True), delimiter="\t" if suffix == ".tsv" else ",")
+        if reader.fieldnames is None:
+            return [], [Problem(name, None, "file is empty (no header, no records)")]
+        if "text" not in reader.fieldnames:
+            problems.append(Problem(name, 1, f"no 'text' column (columns: {reader.fieldnames})"))
+            return [], problems
+        start = 2
+        for row in reader:
+            if None in row:  # more cells than header columns
+                problems.append(Problem(name, start, "more cells than header columns"))
+            data = {k: v for k, v in row.items() if k is not None}
+            if any(v is not None and v.strip() for v in data.values()):
+                records.append(_RawRecord(name, start, data, from_csv=True))
+            start = reader.line_num + 1
+    else:
+        return [], [Problem(name, None, f"unsupported file type {suffix!r}: use .jsonl or .csv")]
+    if not records and not problems:
+        problems.append(Problem(name, None, "file is empty (no records)"))
+    return records, problems
+
+
+def _coerce(value: Any, task: TaskConfig, from_csv: bool) -> tuple[Any, str | None]:
+    """A task value in its canonical Python type, or an error message. ``None`` = not annotated."""
+    if value is None:
+        return None, None
+    if from_csv and isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _CSV_NULL:
+            return None, None
+        if task.type == "multi_label":
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError:
+                    return None, f"{task.name}: {value!r} is not a JSON list"
+            else:
+                value = [part.strip() for part in text.split(";") if part.strip()]
+        elif task.type == "binary":
+            low = text.lower()
+            if low in _CSV_TRUE:
+                return True, None
+            if low in _CSV_FALSE:
+                return False, None
+            return None, f"{task.name}: {value!r} is not true/false"
+        else:
+            value = text
+    if task.type == "multi_label":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return None, f"{task.name}: expected a list of label strings or null, found {value!r}"
+        return sorted({v.strip() for v in value}), None
+    if task.type == "single_label":
+        if not isinstance(value, str) or not value.strip():
+            return None, f"{task.name}: expected a label string or null, found {value!r}"
+        return value.strip(), None
+    if not isinstance(value, bool):
+        return None, f"{task.name}: expected true, false or null, found {value!r}"
+    return value, None
+
+
+def _as_label_list(value: Any, task_type: str) -> list[str]:
+    if task_type == "multi_label":
+        return list(value)
+    if task_type == "binary":
+        return ["true" if value else "false"]
+    return [value]
+
+
+def _parse_record(raw: _RawRecord, tasks: Sequence[TaskConfig], problems: list[Problem]) -> Example | None:
+    data = raw.data
+    text = data.get("text")
+    ok = True
+    if text is None or (isinstance(text, str) and not text.strip()):
+        problems.append(Problem(raw.file, raw.line, "missing or empty 'text'"))
+        ok = False
+    elif not isinstance(text, str):
+        problems.append(Problem(raw.file, raw.line, f"'text' must be a string, found {type(text).__name__}"))
+        ok = False
+    else:
+        text = normalize(text)
+        if not text:
+            problems.append(Problem(raw.file, raw.line, "'text' is empty once invisible characters are removed"))
+            ok = False
+        elif not has_letters(text):
+            problems.append(
+                Problem(raw.file, raw.line, "'text' has no Khmer or Latin letter: the classifier never labels such text")
+            )
+            ok = False
+    raw_id = data.get("id")
+    if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
+        ex_id = f"{raw.file}:{raw.line}"  # unique: no two records share a file and line
+    elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+        ex_id = str(raw_id).strip()
+    else:
+        problems.append(Problem(raw.file, raw.line, f"'id' must be a string, found {raw_id!r}"))
+        ok = False
+        ex_id = ""
+    labels: dict[str, Any] = {}
+    for task in tasks:
+        value, error = _coerce(data.get(task.name), task, raw.from_csv)
+        if error:
+            problems.append(Problem(raw.file, raw.line, error))
+            ok = False
+        labels[task.name] = value
+    if not ok:
+        return None
+    task_names = {t.name for t in tasks}
+    meta = {k: v for k, v in data.items() if k not in RESERVED_FIELDS and k not in task_names}
+    return Example(id=ex_id, text=text, labels=labels, meta=meta, file=raw.file, line=raw.line)
+
+
+def load_annotations(
+    train_files: Sequence[str | Path],
+    dev_files: Sequence[str | Path] = (),
+    test_files: Sequence[str | Path] = (),
+    tasks: Sequence[TaskConfig] = DEFAULT_TASKS,
+) -> AnnotatedData:
+    """Read, normalise and validate the splits; return them with the schema they define.
+
+    Every problem found in any file is collected first; if there is at least one, a single
+    :class:`DataValidationError` lists them all (file, line, what is wrong). Checked: unreadable
+    or empty files, missing text, wrong value types, unknown labels (when the config fixes
+    labels; otherwise labels of dev/test never seen in train), tasks or labels with a single
+    class in train, duplicate ids, and the same normalised text in two splits.
+    """
+    tasks = tuple(tasks)
+    problems: list[Problem] = []
+    if not tasks:
+        problems.append(Problem("<config>", None, "no tasks configured"))
+    names = [t.name for t in tasks]
+    for dup in sorted(n for n, c in Counter(names).items() if c > 1):
+        problems.append(Problem("<config>", None, f"task {dup!r} is configured twice"))
+    files_by_split = {"train": list(train_files), "dev": list(dev_files), "test": list(test_files)}
+    if not files_by_split["train"]:
+        problems.append(Problem("<arguments>", None, "no training file given"))
+
+    splits: dict[str, list[Example]] = {}
+    for split, files in files_by_split.items():
+        examples: list[Example] = []
+        for path in files:
+            raws, file_problems = read_raw_records(path)
+            problems.extend(file_problems)
+            for raw in raws:
+                ex = _parse_record(raw, tasks, problems)
+                if ex is not None:
+                    examples.append(ex)
+        if files:
+            splits[split] = examples
+
+    _check_duplicates(splits, problems)
+    schema = _build_schema(tasks, splits, problems)
+    if problems or schema is None:
+        raise DataValidationError(sorted(problems, key=lambda p: (p.file, p.line or 0)))
+    return AnnotatedData(schema=schema, splits=splits)
+
+
+def _check_duplicates(splits: Mapping[str, list[Example]], problems: list[Problem]) -> None:
+    seen_ids: dict[str, Example] = {}
+    for examples in splits.values():
+        for ex in examples:
+            first = seen_ids.get(ex.id)
+            if first is not None:
+                problems.append(Problem(ex.file, ex.line, f"duplicate id {ex.id!r} (first at {first.file}:{first.line})"))
+            else:
+                seen_ids[ex.id] = ex
+    first_split_of_text: dict[str, tuple[str, Example]] = {}
+    for split, examples in splits.items():
+        for ex in examples:
+            prior = first_split_of_text.get(ex.text)
+            if prior is None:
+                first_split_of_text[ex.text] = (split, ex)
+            elif prior[0] != split:
+                other = prior[1]
+                problems.append(
+                    Problem(
+                        ex.file,
+                        ex.line,
+                        f"the same text is in {prior[0]} ({other.file}:{other.line}) and {split}: "
+                        "a text may be in one split only",
+                    )
+                )
+
+
+def _build_schema(
+    tasks: Sequence[TaskConfig], splits: Mapping[str, list[Example]], problems: list[Problem]
+) -> ModelSchema | None:
+    train = splits.get("train", [])
+    train_file = ", ".join(sorted({ex.file for ex in train})) or "<train>"
+    specs: list[TaskSpec] = []
+    for task in tasks:
+        observed: dict[str, Counter[str]] = {split: Counter() for split in splits}
+        annotated = Counter[str]()
+        for split, examples in splits.items():
+            for ex in examples:
+                value = ex.labels.get(task.name)
+                if value is None:
+                    continue
+                annotated[split] += 1
+                observed[split].update(_as_label_list(value, task.type))
+        if task.type == "binary":
+            labels: tuple[str, ...] = BINARY_LABELS
+        elif task.labels is not None:
+            labels = task.labels
+        else:
+            labels = tuple(sorted(observed.get("train", Counter())))
+        # values outside the label set
+        for split, examples in splits.items():
+            for ex in examples:
+                value = ex.labels.get(task.name)
+                if value is None or task.type == "binary":
+                    continue
+                unknown = [v for v in _as_label_list(value, task.type) if v not in labels]
+                if unknown:
+                    if task.labels is not None:
+                        why = f"not one of the configured labels {list(labels)}"
+                    else:
+                        why = "never seen in the training split, so the model cannot learn it"
+                    problems.append(Problem(ex.file, ex.line, f"{task.name}: unknown label(s) {unknown}: {why}"))
+        n_train = annotated.get("train", 0)
+        if train and n_train == 0:
+            problems.append(Problem(train_file, None, f"task {task.name!r}: no training record is annotated"))
+            continue
+        counts = observed.get("train", Counter())
+        if task.type in ("single_label", "binary"):
+            present = [lab for lab in labels if counts.get(lab, 0) > 0]
+            if train and len(present) < 2:
+                problems.append(
+                    Problem(
+                        train_file,
+                        None,
+                        f"task {task.name!r}: only one class observed in train ({present}); a classifier needs two",
+                    )
+                )
+        else:
+            for lab in labels:
+                pos = counts.get(lab, 0)
+                if train and pos == 0:
+                    problems.append(
+                        Problem(train_file, None, f"task {task.name!r}: label {lab!r} is never positive in train")
+                    )
+                elif train and pos == n_train:
+                    problems.append(
+                        Problem(
+                            train_file,
+                            None,
+                            f"task {task.name!r}: label {lab!r} is positive in every annotated training record "
+                            "(only one class observed)",
+                        )
+                    )
+        if not labels or (task.type == "single_label" and len(labels) < 2):
+            continue
+        specs.append(TaskSpec(name=task.name, type=task.type, labels=labels, output=task.name))
+    if len(specs) != len(tasks):
+        return None
+    return ModelSchema(tasks=tuple(specs))
+
+
+def task_targets(examples: Sequence[Any], task: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and the annotation mask of one task for a list of examples or records.
+
+    Returns ``(targets, mask)``: ``mask[i]`` is 1.0 when record ``i`` is annotated for the task.
+    Targets are float32 ``[N, n_labels]`` (multi_label, multi-hot), int64 ``[N]`` (single_label,
+    label index) or float32 ``[N]`` (binary); not-annotated rows hold zeros.
+    """
+    n = len(examples)
+    mask = np.zeros(n, dtype=np.float32)
+    index = {lab: i for i, lab in enumerate(task.labels)}
+    if task.type == "multi_label":
+        targets: np.ndarray = np.zeros((n, len(task.labels)), dtype=np.float32)
+    elif task.type == "single_label":
+        targets = np.zeros(n, dtype=np.int64)
+    else:
+        targets = np.zeros(n, dtype=np.float32)
+    for i, ex in enumerate(examples):
+        value = ex.get(task.name)
+        if value is None:
+            continue
+        mask[i] = 1.0
+        if task.type == "multi_label":
+            for lab in value:
+                if lab in index:
+                    targets[i, index[lab]] = 1.0
+        elif task.type == "single_label":
+            targets[i] = index[value]
+        else:
+            targets[i] = 1.0 if value else 0.0
+    return targets, mask
+
+
+def all_targets(examples: Sequence[Any], schema: ModelSchema) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """:func:`task_targets` for every task of the schema."""
+    return {task.name: task_targets(examples, task) for task in schema.tasks}
+
+
+def to_hf_dataset(examples: Sequence[Example], schema: ModelSchema) -> datasets.Dataset:
+    """The examples as a :class:`datasets.Dataset`: ``id``, ``text``, and per task
+    ``<task>__target`` and ``<task>__mask`` columns (see :func:`task_targets`)."""
+    import datasets
+
+    columns: dict[str, Any] = {"id": [ex.id for ex in examples], "text": [ex.text for ex in examples]}
+    for name, (targets, mask) in all_targets(examples, schema).items():
+        columns[f"{name}__target"] = targets.tolist()
+        columns[f"{name}__mask"] = mask.tolist()
+    return datasets.Dataset.from_dict(columns)
+
+
+def read_examples(paths: Iterable[str | Path], tasks: Sequence[TaskConfig] = DEFAULT_TASKS) -> list[Example]:
+    """Read and check files without split checks (e.g. a held-out set to evaluate on).
+
+    Labels are not checked against a label set; use :func:`load_annotations` for training.
+    """
+    problems: list[Problem] = []
+    examples: list[Example] = []
+    tasks = tuple(tasks)
+    for path in paths:
+        raws, file_problems = read_raw_records(path)
+        problems.extend(file_problems)
+        for raw in raws:
+            ex = _parse_record(raw, tasks, problems)
+            if ex is not None:
+                examples.append(ex)
+    if problems:
+        raise DataValidationError(problems)
+    return examples

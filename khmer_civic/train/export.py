@@ -1,0 +1,272 @@
+"""Export a trained :class:`~khmer_civic.train.modeling.MultiTaskClassifier` as a model directory.
+
+:func:`export_onnx` writes the parts that make a model loadable: ``model.onnx`` (int8, dynamic
+quantisation of an fp32 ``torch.onnx.export`` graph), ``tokenizer.json`` and ``config.json``
+(the contract of :mod:`khmer_civic.schema`), and measures how closely the int8 graph follows the
+torch model on a list of texts. :func:`finalize_model_dir` then adds ``metrics.json`` and
+``MODEL_CARD.md`` and seals the directory with ``manifest.json``.
+
+The fp32 graph never goes into the model directory; keep it (``fp32_path``) in a run directory
+(``*.fp32.onnx`` is git-ignored) or let it be deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from khmer_civic.model.config import (
+    CONFIG_NAME,
+    METRICS_NAME,
+    MODEL_NAME,
+    TOKENIZER_NAME,
+    ModelConfig,
+)
+from khmer_civic.model.manifest import write_manifest
+from khmer_civic.model.runtime import WindowedRunner, create_session
+from khmer_civic.model.tokenizer import TextTokenizer
+from khmer_civic.schema import ModelSchema
+from khmer_civic.text import NORMALIZER_VERSION
+from khmer_civic.train.calibrate import WindowLogits, text_probabilities
+from khmer_civic.train.evaluate import decisions, write_json, write_model_card
+from khmer_civic.train.modeling import (
+    MultiTaskClassifier,
+    encode_windows,
+    predict_window_logits,
+    special_token_ids,
+    text_tokenizer_from_hf,
+)
+
+ONNX_OPSET = 17
+INPUT_NAMES: tuple[str, str] = ("input_ids", "attention_mask")
+
+
+class _OnnxWrapper(nn.Module):
+    """Returns the task logits as a tuple in schema order (ONNX outputs are positional)."""
+
+    def __init__(self, model: MultiTaskClassifier) -> None:
+        super().__init__()
+        self.model = model
+        self.names = [t.name for t in model.schema.tasks]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits = self.model(input_ids, attention_mask)
+        return tuple(logits[name] for name in self.names)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often the int8 ONNX graph makes the torch model's decision, per task."""
+
+    n_texts: int
+    tasks: Mapping[str, Mapping[str, float]]  # task -> decision_agreement, max_abs_prob_diff
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_texts": self.n_texts, "tasks": {k: dict(v) for k, v in self.tasks.items()}}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_onnx` wrote and measured."""
+
+    model_dir: Path
+    config: ModelConfig
+    onnx_bytes: int
+    fp32_bytes: int
+    agreement: Agreement | None
+
+
+def export_fp32(model: MultiTaskClassifier, path: str | Path, *, opset: int = ONNX_OPSET) -> Path:
+    """``torch.onnx.export`` (TorchScript exporter) with dynamic batch and sequence axes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = _OnnxWrapper(model).eval()
+    ids = torch.tensor([[0, 5, 6, 7, 2], [0, 5, 2, 1, 1]], dtype=torch.long).clamp(
+        max=model.encoder.config.vocab_size - 1
+    )
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.long)
+    outputs = [t.output for t in model.schema.tasks]
+    axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
+    axes.update({name: {0: "batch"} for name in outputs})
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            (ids, mask),
+            str(path),
+            input_names=list(INPUT_NAMES),
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    return path
+
+
+def quantize_int8(fp32_path: str | Path, int8_path: str | Path) -> Path:
+    """Dynamic quantisation to int8 weights (QInt8) with onnxruntime."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    int8_path = Path(int8_path)
+    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    return int8_path
+
+
+def save_tokenizer_json(hf_tokenizer: Any, path: str | Path) -> Path:
+    """The fast tokenizer's backend as tokenizer.json, with truncation and padding off."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+    path = Path(path)
+    backend.save(str(path))
+    return path
+
+
+def torch_probabilities(
+    model: MultiTaskClassifier,
+    text_tokenizer: TextTokenizer,
+    texts: Sequence[str],
+    config: ModelConfig,
+    batch_size: int = 32,
+) -> dict[str, np.ndarray]:
+    """Calibrated per-text probabilities from the torch model, windowed like the runtime."""
+    windows, owners, weights = encode_windows(
+        text_tokenizer,
+        list(texts),
+        max_length=config.max_length,
+        window_stride=config.window_stride,
+        bos_token_id=config.bos_token_id,
+        eos_token_id=config.eos_token_id,
+    )
+    logits = predict_window_logits(model, windows, config.pad_token_id, batch_size)
+    wl = WindowLogits(logits, owners, weights, len(texts))
+    return {task.name: text_probabilities(wl, task) for task in config.schema.tasks}
+
+
+def measure_agreement(
+    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], schema: ModelSchema
+) -> Agreement:
+    """Share of texts with identical decisions, and the largest probability gap, per task."""
+    tasks: dict[str, dict[str, float]] = {}
+    n = 0
+    for task in schema.tasks:
+        a = np.asarray(reference[task.name], dtype=np.float64)
+        b = np.asarray(candidate[task.name], dtype=np.float64)
+        n = len(a)
+        if n == 0:
+            tasks[task.name] = {"decision_agreement": float("nan"), "max_abs_prob_diff": float("nan")}
+            continue
+        da, db = decisions(a, task), decisions(b, task)
+        same = (da == db) if da.ndim == 1 else (da == db).all(axis=1)
+        tasks[task.name] = {
+            "decision_agreement": float(same.mean()),
+            "max_abs_prob_diff": float(np.abs(a - b).max()),
+        }
+    return Agreement(n_texts=n, tasks=tasks)
+
+
+def onnx_runner(model_dir: str | Path, intra_op_threads: int | None = None) -> WindowedRunner:
+    """A :class:`WindowedRunner` over the directory's model.onnx (no manifest needed)."""
+    from khmer_civic.model.config import load_config
+
+    model_dir = Path(model_dir)
+    config = load_config(model_dir)
+    session = create_session(model_dir / MODEL_NAME, intra_op_threads=intra_op_threads)
+    return WindowedRunner(session, TextTokenizer.from_file(model_dir / TOKENIZER_NAME), config)
+
+
+def export_onnx(
+    model: MultiTaskClassifier,
+    tokenizer: Any,
+    out_dir: str | Path,
+    *,
+    schema: ModelSchema | None = None,
+    name: str,
+    version: str = "0.1.0",
+    max_length: int,
+    window_stride: int,
+    fp32_path: str | Path | None = None,
+    agreement_texts: Sequence[str] = (),
+    opset: int = ONNX_OPSET,
+    batch_size: int = 32,
+) -> ExportResult:
+    """Write model.onnx (int8), tokenizer.json and config.json into ``out_dir``.
+
+    ``schema`` carries the calibrated temperatures and thresholds (default: the model's own).
+    ``fp32_path``: where to keep the fp32 graph (outside ``out_dir``); by default it is deleted.
+    ``agreement_texts``: normalised texts on which the torch model and the int8 graph are
+    compared (decisions per task and probability gaps), returned in the result.
+    Finish the directory with :func:`finalize_model_dir`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    schema = schema or model.schema
+    if [t.name for t in schema.tasks] != [t.name for t in model.schema.tasks]:
+        raise ValueError("the export schema must list the model's tasks in the same order")
+    ids = special_token_ids(tokenizer)
+    config = ModelConfig(
+        name=name,
+        version=version,
+        schema=schema,
+        max_length=max_length,
+        window_stride=window_stride,
+        normalizer_version=NORMALIZER_VERSION,
+        **ids,
+    )
+    ModelConfig.from_dict(config.to_dict())  # the same checks as at load time
+    temp_dir = None
+    if fp32_path is None:
+        temp_dir = tempfile.mkdtemp(prefix="khmer-civic-export-")
+        fp32 = Path(temp_dir) / "model.fp32.onnx"
+    else:
+        fp32 = Path(fp32_path)
+        if fp32.resolve().parent == out.resolve():
+            raise ValueError("keep the fp32 graph outside the model directory")
+    try:
+        export_fp32(model, fp32, opset=opset)
+        fp32_bytes = fp32.stat().st_size
+        quantize_int8(fp32, out / MODEL_NAME)
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+    save_tokenizer_json(tokenizer, out / TOKENIZER_NAME)
+    (out / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    agreement = None
+    if agreement_texts:
+        texts = list(agreement_texts)
+        reference = torch_probabilities(model, text_tokenizer_from_hf(tokenizer), texts, config, batch_size)
+        candidate = onnx_runner(out).probabilities(texts, batch_size)
+        agreement = measure_agreement(reference, candidate, schema)
+    return ExportResult(
+        model_dir=out,
+        config=config,
+        onnx_bytes=(out / MODEL_NAME).stat().st_size,
+        fp32_bytes=fp32_bytes,
+        agreement=agreement,
+    )
+
+
+def finalize_model_dir(model_dir: str | Path, metrics: Mapping[str, Any], *, description: str | None = None) -> Path:
+    """Write metrics.json and MODEL_CARD.md (from the metrics), then manifest.json."""
+    model_dir = Path(model_dir)
+    write_json(metrics, model_dir / METRICS_NAME)
+    write_model_card(model_dir, metrics, description=description)
+    return write_manifest(model_dir)
+
+
+def with_schema(config: ModelConfig, schema: ModelSchema) -> ModelConfig:
+    """A copy of ``config`` with another schema (e.g. after recalibration)."""
+    return dataclasses.replace(config, schema=schema)

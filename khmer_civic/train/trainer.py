@@ -1,0 +1,757 @@
+"""Fine-tune one encoder with a head per task, then calibrate, export and evaluate it.
+
+::
+
+    from khmer_civic.train.trainer import TrainConfig, Trainer
+
+    config = TrainConfig.from_json("training/configs/default.json")
+    result = Trainer(config, run_dir="training/runs/e5-small").train(
+        ["splits/train.jsonl"], ["splits/dev.jsonl"], "models/khmer-civic-e5-small",
+        test_files=["splits/test.jsonl"],
+    )
+
+What :meth:`Trainer.train` does, in order:
+
+1. reads and validates the annotation files (:mod:`khmer_civic.train.data`); any problem stops
+   here, before a model is loaded;
+2. fixes every seed (python, numpy, torch) and asks torch for deterministic kernels, so two runs
+   with the same config and data give the same numbers;
+3. trains with AdamW and a linear warm-up/decay schedule on length-bucketed batches (each text's
+   first window), evaluating dev macro-F1 every ``eval_every`` steps (default: every epoch),
+   checkpointing (model, optimizer, scheduler and RNG state; resumable) and stopping early
+   after ``early_stopping_patience`` evaluations without improvement; the best dev checkpoint
+   is kept;
+4. fits a temperature per task and the decision thresholds on dev (:mod:`.calibrate`);
+5. exports the int8 ONNX model directory (:mod:`.export`), scores dev and test with it through
+   the inference runtime, and writes metrics.json, MODEL_CARD.md and manifest.json.
+
+The run directory holds ``log.jsonl`` (one JSON object per logged step and evaluation),
+``train.log`` (the same as text), ``checkpoints/{last,best}`` and, after export,
+``model.fp32.onnx`` and the evaluation reports. Checkpoints hold safetensors and JSON only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from khmer_civic.schema import ModelSchema
+from khmer_civic.train.calibrate import TaskCalibration, WindowLogits, calibrate_schema, text_probabilities
+from khmer_civic.train.data import (
+    DEFAULT_TASKS,
+    AnnotatedData,
+    DataValidationError,
+    Example,
+    Problem,
+    TaskConfig,
+    all_targets,
+    load_annotations,
+    to_hf_dataset,
+)
+from khmer_civic.train.evaluate import evaluate_predictions, selection_score, write_json, write_report
+from khmer_civic.train.export import ExportResult, export_onnx, finalize_model_dir, onnx_runner
+from khmer_civic.train.modeling import (
+    MultiTaskClassifier,
+    encode_windows,
+    freeze_word_embeddings,
+    label_weights,
+    load_encoder,
+    load_tokenizer,
+    multitask_loss,
+    pad_batch,
+    predict_window_logits,
+    special_token_ids,
+    text_tokenizer_from_hf,
+)
+
+DEFAULT_BASE_MODEL = "training/cache/e5-small-cut"
+CLASS_WEIGHTING = ("none", "sqrt", "balanced")
+# Config fields that change what a resumed run would compute; the others (threads, logging,
+# patience ...) may differ between the interrupted run and its continuation.
+_RESUME_FIELDS = (
+    "base_model", "tasks", "max_length", "window_stride", "batch_size", "learning_rate",
+    "head_learning_rate", "epochs", "max_steps", "warmup_ratio", "weight_decay", "max_grad_norm",
+    "head_dropout", "freeze_embeddings", "class_weighting", "max_class_weight", "task_weights",
+    "seed", "num_layers", "bucket_batches",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; JSON round-trips with :meth:`from_json`/:meth:`to_json`."""
+
+    base_model: str = DEFAULT_BASE_MODEL  # local HF model dir (or a hub id, with a network)
+    tasks: tuple[TaskConfig, ...] = DEFAULT_TASKS
+    name: str = "khmer-civic-e5-small"
+    version: str = "0.1.0"
+    description: str | None = None  # first paragraph of MODEL_CARD.md
+    max_length: int = 128  # tokens per window, bos/eos included
+    window_stride: int = 96
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    head_learning_rate: float | None = None  # None: same as learning_rate
+    epochs: float = 4.0
+    max_steps: int | None = None  # overrides epochs when set
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float | None = 1.0
+    head_dropout: float = 0.1
+    freeze_embeddings: bool = True  # word embeddings only; ~4x faster steps on CPU
+    class_weighting: str = "none"  # "none" | "sqrt" | "balanced" (pos_weight / CE class weights)
+    max_class_weight: float = 10.0
+    task_weights: dict[str, float] = field(default_factory=dict)
+    early_stopping_patience: int | None = 3  # evaluations without dev improvement; None: never stop
+    eval_every: int | None = None  # steps between dev evaluations; None: once per epoch
+    checkpoint_every: int | None = None  # steps between checkpoints; None: at each evaluation
+    checkpoint_dir: str | None = None  # None: <run_dir>/checkpoints
+    seed: int = 13
+    num_layers: int | None = None  # keep only the encoder's first k layers
+    threads: int | None = None  # torch threads; None: torch's default
+    deterministic: bool = True
+    bucket_batches: int = 50  # batches per length bucket
+    calibrate: bool = True
+    tune_thresholds: bool = True
+    log_every: int = 10
+    agreement_texts: int = 500  # texts for the torch vs int8 check (test, else dev)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(t if isinstance(t, TaskConfig) else TaskConfig.from_dict(t) for t in self.tasks)
+        errors = []
+        if self.max_length < 3:
+            errors.append(f"max_length {self.max_length} must be at least 3")
+        elif not 1 <= self.window_stride <= self.max_length - 2:
+            errors.append(f"window_stride {self.window_stride} must be between 1 and max_length - 2")
+        for key in ("batch_size", "eval_batch_size", "log_every", "bucket_batches"):
+            if getattr(self, key) < 1:
+                errors.append(f"{key} must be positive")
+        for key in ("eval_every", "checkpoint_every", "max_steps", "num_layers", "threads", "early_stopping_patience"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                errors.append(f"{key} must be positive or null")
+        if self.class_weighting not in CLASS_WEIGHTING:
+            errors.append(f"class_weighting {self.class_weighting!r} is not one of {CLASS_WEIGHTING}")
+        if self.epochs <= 0 and self.max_steps is None:
+            errors.append("epochs must be positive (or set max_steps)")
+        if not 0 <= self.warmup_ratio < 1:
+            errors.append("warmup_ratio must be in [0, 1)")
+        if errors:
+            raise ValueError("bad training config: " + "; ".join(errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["tasks"] = [t.to_dict() for t in self.tasks]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build from a dict; unknown keys are an error (a typo would silently do nothing)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known - {"comment", "_comment"})
+        if unknown:
+            raise ValueError(f"unknown training config key(s): {unknown}")
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "tasks" in kwargs:
+            kwargs["tasks"] = tuple(TaskConfig.from_dict(t) for t in kwargs["tasks"])
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fields a resumed run must share with the run it continues."""
+        d = self.to_dict()
+        return {k: d[k] for k in _RESUME_FIELDS}
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the calibrated schema, figures and where things were written."""
+
+    schema: ModelSchema
+    best_step: int
+    steps: int
+    stopped_early: bool
+    seconds: float
+    history: list[dict[str, Any]]
+    dev: dict[str, Any]
+    test: dict[str, Any] | None
+    calibration: dict[str, TaskCalibration]
+    run_dir: Path
+    model_dir: Path | None = None
+    export: ExportResult | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class RunLog:
+    """Append-only run log: ``log.jsonl`` (machine-readable) and ``train.log`` (text)."""
+
+    def __init__(self, run_dir: Path, *, append: bool, echo: bool = False) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        mode = "a" if append else "w"
+        self._jsonl = open(run_dir / "log.jsonl", mode, encoding="utf-8")
+        self._text = open(run_dir / "train.log", mode, encoding="utf-8")
+        self._echo = echo
+        self._start = time.time()
+
+    def event(self, kind: str, **fields: Any) -> None:
+        record = {"event": kind, "time": round(time.time(), 3), **fields}
+        self._jsonl.write(json.dumps(_plain(record), ensure_ascii=False) + "\n")
+        self._jsonl.flush()
+
+    def text(self, message: str) -> None:
+        line = f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {message}"
+        self._text.write(line + "\n")
+        self._text.flush()
+        if self._echo:
+            from tqdm import tqdm
+
+            tqdm.write(line)
+
+    def close(self) -> None:
+        self._jsonl.close()
+        self._text.close()
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, bucket_batches: int = 50) -> list[list[int]]:
+    """Shuffled batches of similar lengths: shuffle, sort within buckets of
+    ``batch_size * bucket_batches`` texts by length, cut into batches, shuffle the batches."""
+    order = rng.permutation(len(lengths))
+    chunk = batch_size * bucket_batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk].tolist(), key=lambda i: lengths[i])
+        batches.extend(part[j : j + batch_size] for j in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+@dataclass
+class _Split:
+    """A split ready for the model: windows (first window per text for training), targets."""
+
+    examples: list[Example]
+    windows: list[list[int]]
+    owners: np.ndarray
+    weights: np.ndarray
+    targets: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class _LoopState:
+    step: int = 0
+    best_score: float = -math.inf
+    best_step: int = 0
+    evals_since_best: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Runs one training recipe (:class:`TrainConfig`) and writes its run and model directories."""
+
+    def __init__(self, config: TrainConfig, run_dir: str | Path | None = None) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else Path("training/runs") / config.name
+        self.checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else self.run_dir / "checkpoints"
+        self.model: MultiTaskClassifier | None = None
+        self.tokenizer: Any = None
+        self.token_ids: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ data
+
+    def load_data(
+        self,
+        train_files: Sequence[str | Path],
+        dev_files: Sequence[str | Path],
+        test_files: Sequence[str | Path] = (),
+    ) -> AnnotatedData:
+        """Read and validate the splits (raises :class:`DataValidationError`)."""
+        if not dev_files:
+            raise DataValidationError([Problem("<arguments>", None, "no dev file given: dev data chooses the "
+                                               "checkpoint, the temperatures and the thresholds")])
+        return load_annotations(train_files, dev_files, test_files, self.config.tasks)
+
+    def _prepare(self, examples: list[Example], schema: ModelSchema, *, training: bool) -> _Split:
+        cfg = self.config
+        text_tokenizer = text_tokenizer_from_hf(self.tokenizer)
+        if training:
+            # the datasets library holds the training table; tokenisation is a batched map over it
+            table = to_hf_dataset(examples, schema)
+            table = table.map(
+                lambda batch: {"ids": text_tokenizer.encode(batch["text"])}, batched=True, batch_size=1000
+            )
+            window_tokens = cfg.max_length - 2
+            windows = [[self.token_ids["bos_token_id"], *ids[:window_tokens], self.token_ids["eos_token_id"]]
+                       for ids in table["ids"]]
+            owners = np.arange(len(windows))
+            weights = np.asarray([max(len(w) - 2, 1) for w in windows], dtype=np.float64)
+        else:
+            windows, owners, weights = encode_windows(
+                text_tokenizer,
+                [ex.text for ex in examples],
+                max_length=cfg.max_length,
+                window_stride=cfg.window_stride,
+                bos_token_id=self.token_ids["bos_token_id"],
+                eos_token_id=self.token_ids["eos_token_id"],
+            )
+        return _Split(examples, windows, owners, weights, all_targets(examples, schema))
+
+    # ------------------------------------------------------------------ model
+
+    def build_model(self, schema: ModelSchema) -> MultiTaskClassifier:
+        """Load the tokenizer and encoder (truncated and frozen as configured) and add heads."""
+        cfg = self.config
+        self.tokenizer = load_tokenizer(cfg.base_model)
+        self.token_ids = special_token_ids(self.tokenizer)
+        encoder = load_encoder(cfg.base_model, cfg.num_layers)
+        max_positions = getattr(encoder.config, "max_position_embeddings", None)
+        if max_positions is not None and cfg.max_length > max_positions:
+            raise ValueError(f"max_length {cfg.max_length} exceeds the encoder's {max_positions} positions")
+        if cfg.freeze_embeddings:
+            freeze_word_embeddings(encoder)
+        self.model = MultiTaskClassifier(encoder, schema, head_dropout=cfg.head_dropout)
+        return self.model
+
+    def _optimizer(self, model: MultiTaskClassifier) -> torch.optim.Optimizer:
+        cfg = self.config
+        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
+            is_head = name.startswith("heads.")
+            no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+            groups.setdefault((is_head, no_decay), []).append(param)
+        head_lr = cfg.head_learning_rate if cfg.head_learning_rate is not None else cfg.learning_rate
+        param_groups = [
+            {"params": params, "lr": head_lr if is_head else cfg.learning_rate,
+             "weight_decay": 0.0 if no_decay else cfg.weight_decay}
+            for (is_head, no_decay), params in sorted(groups.items())
+        ]
+        return torch.optim.AdamW(param_groups, lr=cfg.learning_rate)
+
+    @staticmethod
+    def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+        def factor(step: int) -> float:
+            if step < warmup_steps:
+                return (step + 1) / max(warmup_steps, 1)
+            return max(0.0, (total_steps - step) / max(total_steps - warmup_steps, 1))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict_windows(self, split: _Split) -> WindowLogits:
+        """Raw logits per window of a prepared split, with the window→text mapping."""
+        assert self.model is not None
+        logits = predict_window_logits(self.model, split.windows, self.token_ids["pad_token_id"], self.config.eval_batch_size)
+        return WindowLogits(logits, split.owners, split.weights, len(split.examples))
+
+    def _evaluate(self, split: _Split, schema: ModelSchema, groups: str | None = None) -> dict[str, Any]:
+        wl = self.predict_windows(split)
+        probs = {task.name: text_probabilities(wl, task) for task in schema.tasks}
+        return evaluate_predictions(split.examples, probs, schema, groups=groups)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _save_checkpoint(self, kind: str, state: _LoopState, optimizer: Any, scheduler: Any, data_key: str) -> None:
+        from safetensors.torch import save_file
+
+        assert self.model is not None
+        target = self.checkpoint_dir / kind
+        staging = self.checkpoint_dir / f"{kind}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()}, str(staging / "model.safetensors"))
+        meta: dict[str, Any] = {
+            "step": state.step,
+            "best_score": state.best_score if math.isfinite(state.best_score) else None,
+            "best_step": state.best_step,
+            "evals_since_best": state.evals_since_best,
+            "stopped_early": state.stopped_early,
+            "history": state.history,
+            "config": self.config.fingerprint(),
+            "data": data_key,
+        }
+        if kind == "last":
+            tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+            opt_state = optimizer.state_dict()
+            for index, values in opt_state["state"].items():
+                for key, value in values.items():
+                    tensors[f"state.{index}.{key}"] = torch.as_tensor(value).detach().contiguous()
+            save_file(tensors, str(staging / "optimizer.safetensors"))
+            np_state = np.random.get_state()
+            meta.update(
+                optimizer_param_groups=opt_state["param_groups"],
+                scheduler={k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+                python_random=_jsonable_random_state(random.getstate()),
+                numpy_random=[np_state[0], np_state[1].tolist(), *[float(x) if isinstance(x, float) else int(x) for x in np_state[2:]]],
+            )
+        (staging / "state.json").write_text(json.dumps(_plain(meta)) + "\n", encoding="utf-8")
+        old = self.checkpoint_dir / f"{kind}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _last_checkpoint(self) -> Path | None:
+        for name in ("last", "last.old"):
+            path = self.checkpoint_dir / name
+            if (path / "state.json").is_file() and (path / "optimizer.safetensors").is_file():
+                return path
+        return None
+
+    def _load_model_weights(self, path: Path) -> None:
+        from safetensors.torch import load_file
+
+        assert self.model is not None
+        self.model.load_state_dict(load_file(str(path / "model.safetensors")))
+
+    def _resume(self, path: Path, optimizer: Any, scheduler: Any, data_key: str) -> _LoopState:
+        from safetensors.torch import load_file
+
+        meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        saved, now = meta["config"], _plain(self.config.fingerprint())
+        changed = sorted(k for k in now if saved.get(k) != now[k])
+        if changed:
+            raise ValueError(f"cannot resume from {path}: the config changed in {changed}; start a new run instead")
+        if meta["data"] != data_key:
+            raise ValueError(f"cannot resume from {path}: the training data changed since the checkpoint")
+        self._load_model_weights(path)
+        tensors = load_file(str(path / "optimizer.safetensors"))
+        opt_state: dict[str, Any] = {"state": {}, "param_groups": meta["optimizer_param_groups"]}
+        for key, value in tensors.items():
+            if key.startswith("state."):
+                _, index, name = key.split(".", 2)
+                opt_state["state"].setdefault(int(index), {})[name] = value
+        optimizer.load_state_dict(opt_state)
+        scheduler.load_state_dict({**meta["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
+        torch.set_rng_state(tensors["rng.torch"])
+        random.setstate(_random_state_from_json(meta["python_random"]))
+        np_state = meta["numpy_random"]
+        np.random.set_state((np_state[0], np.asarray(np_state[1], dtype=np.uint32), *np_state[2:]))
+        return _LoopState(
+            step=meta["step"],
+            best_score=meta["best_score"] if meta["best_score"] is not None else -math.inf,
+            best_step=meta["best_step"],
+            evals_since_best=meta["evals_since_best"],
+            stopped_early=meta["stopped_early"],
+            history=meta["history"],
+        )
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self, data: AnnotatedData, *, resume: bool = False) -> _LoopState:
+        """Train on ``data['train']``, select on ``data['dev']``; leaves the best weights loaded."""
+        cfg = self.config
+        schema = data.schema
+        _seed_everything(cfg.seed)
+        model = self.build_model(schema)
+        train = self._prepare(data["train"], schema, training=True)
+        dev = self._prepare(data["dev"], schema, training=False)
+        data_key = _data_fingerprint(data)
+
+        weights = {
+            task.name: label_weights(*train.targets[task.name], task, cfg.class_weighting, cfg.max_class_weight)
+            for task in schema.tasks
+        }
+        steps_per_epoch = math.ceil(len(train.windows) / cfg.batch_size)
+        total_steps = cfg.max_steps if cfg.max_steps is not None else max(1, math.ceil(cfg.epochs * steps_per_epoch))
+        eval_every = cfg.eval_every or steps_per_epoch
+        checkpoint_every = cfg.checkpoint_every or eval_every
+        optimizer = self._optimizer(model)
+        scheduler = self._schedule(optimizer, total_steps, int(cfg.warmup_ratio * total_steps))
+
+        last = self._last_checkpoint() if resume else None
+        if not resume:
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        log = RunLog(self.run_dir, append=last is not None, echo=False)
+        try:
+            if last is not None:
+                state = self._resume(last, optimizer, scheduler, data_key)
+                log.text(f"resumed from {last} at step {state.step}")
+            else:
+                state = _LoopState()
+                if resume:
+                    log.text(f"no checkpoint under {self.checkpoint_dir}; starting from scratch")
+                cfg.to_json(self.run_dir / "config.json")
+                write_json(data.summary(), self.run_dir / "data_summary.json")
+            n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            log.text(
+                f"train {len(train.examples)} texts, dev {len(dev.examples)}; {steps_per_epoch} steps/epoch, "
+                f"{total_steps} steps; {n_trainable:,} trainable parameters; eval every {eval_every} steps"
+            )
+            log.event("start", step=state.step, total_steps=total_steps, steps_per_epoch=steps_per_epoch,
+                      trainable_parameters=n_trainable, train=len(train.examples), dev=len(dev.examples))
+            if not state.stopped_early and state.step < total_steps:
+                self._loop(model, train, dev, schema, weights, optimizer, scheduler, state, log,
+                           total_steps, steps_per_epoch, eval_every, checkpoint_every, data_key)
+            best = self.checkpoint_dir / "best"
+            if (best / "model.safetensors").is_file():
+                self._load_model_weights(best)
+            log.text(f"best dev score {state.best_score:.4f} at step {state.best_step}")
+        finally:
+            log.close()
+        return state
+
+    def _loop(
+        self, model: MultiTaskClassifier, train: _Split, dev: _Split, schema: ModelSchema,
+        weights: Mapping[str, torch.Tensor | None], optimizer: Any, scheduler: Any, state: _LoopState,
+        log: RunLog, total_steps: int, steps_per_epoch: int, eval_every: int, checkpoint_every: int, data_key: str,
+    ) -> None:
+        from tqdm import tqdm
+
+        cfg = self.config
+        lengths = [len(w) for w in train.windows]
+        pad = self.token_ids["pad_token_id"]
+        targets = {name: (torch.from_numpy(y), torch.from_numpy(m)) for name, (y, m) in train.targets.items()}
+        bar = tqdm(total=total_steps, initial=state.step, disable=not cfg.progress, desc="training", unit="step")
+        running: list[float] = []
+        model.train()
+        try:
+            while state.step < total_steps and not state.stopped_early:
+                epoch = state.step // steps_per_epoch
+                rng = np.random.default_rng([cfg.seed, epoch])
+                batches = length_bucketed_batches(lengths, cfg.batch_size, rng, cfg.bucket_batches)
+                for rows in batches[state.step % steps_per_epoch :]:
+                    ids, mask = pad_batch([train.windows[i] for i in rows], pad)
+                    index = torch.tensor(rows, dtype=torch.long)
+                    logits = model(ids, mask)
+                    loss, parts = multitask_loss(
+                        logits,
+                        {k: v[0][index] for k, v in targets.items()},
+                        {k: v[1][index] for k, v in targets.items()},
+                        schema,
+                        weights,
+                        cfg.task_weights,
+                    )
+                    loss.backward()
+                    if cfg.max_grad_norm:
+                        torch.nn.utils.clip_grad_norm_(
+                            [p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm
+                        )
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    state.step += 1
+                    running.append(float(loss.detach()))
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{np.mean(running[-cfg.log_every:]):.4f}")
+                    if state.step % cfg.log_every == 0 or state.step == total_steps:
+                        log.event("step", step=state.step, epoch=state.step / steps_per_epoch,
+                                  loss=float(np.mean(running[-cfg.log_every:])), task_loss=parts,
+                                  lr=scheduler.get_last_lr()[0])
+                    evaluated = False
+                    if state.step % eval_every == 0 or state.step == total_steps:
+                        self._dev_evaluation(dev, schema, state, log)
+                        evaluated = True
+                        if state.best_step == state.step:
+                            self._save_checkpoint("best", state, optimizer, scheduler, data_key)
+                    if evaluated or state.step % checkpoint_every == 0:
+                        self._save_checkpoint("last", state, optimizer, scheduler, data_key)
+                    if state.stopped_early or state.step >= total_steps:
+                        break
+        finally:
+            bar.close()
+
+    def _dev_evaluation(self, dev: _Split, schema: ModelSchema, state: _LoopState, log: RunLog) -> None:
+        cfg = self.config
+        result = self._evaluate(dev, schema)
+        score = selection_score(result)
+        improved = score > state.best_score + 1e-9
+        if improved:
+            state.best_score, state.best_step, state.evals_since_best = score, state.step, 0
+        else:
+            state.evals_since_best += 1
+        per_task = {name: m.get("macro", {}).get("f1") for name, m in result["tasks"].items()}
+        entry = {"step": state.step, "dev_mean_macro_f1": score, "dev_macro_f1": per_task, "improved": improved}
+        state.history.append(entry)
+        log.event("eval", **entry)
+        log.text(f"step {state.step}: dev mean macro-F1 {score:.4f} {per_task}" + (" (best)" if improved else ""))
+        if cfg.early_stopping_patience is not None and state.evals_since_best >= cfg.early_stopping_patience:
+            state.stopped_early = True
+            log.text(f"early stop: {state.evals_since_best} evaluations without improvement")
+
+    # ------------------------------------------------------------------ whole run
+
+    def train(
+        self,
+        train_files: Sequence[str | Path],
+        dev_files: Sequence[str | Path],
+        out_dir: str | Path | None = None,
+        *,
+        test_files: Sequence[str | Path] = (),
+        resume: bool = False,
+        extra_metrics: Mapping[str, Any] | None = None,
+    ) -> TrainResult:
+        """Validate, train, calibrate on dev and (with ``out_dir``) export, evaluate and seal.
+
+        ``extra_metrics`` (e.g. ``{"baseline": ...}``) is merged into metrics.json and the card.
+        """
+        cfg = self.config
+        data = self.load_data(train_files, dev_files, test_files)  # raises before any training
+        started = time.time()
+        previous_threads = torch.get_num_threads()
+        previous_deterministic = torch.are_deterministic_algorithms_enabled()
+        try:
+            if cfg.threads:
+                torch.set_num_threads(cfg.threads)
+            if cfg.deterministic:
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            state = self.fit(data, resume=resume)
+            result = self._finish(data, state, out_dir, started, extra_metrics or {})
+        finally:
+            torch.set_num_threads(previous_threads)
+            torch.use_deterministic_algorithms(previous_deterministic)
+        return result
+
+    def _finish(
+        self, data: AnnotatedData, state: _LoopState, out_dir: str | Path | None, started: float, extra: Mapping[str, Any]
+    ) -> TrainResult:
+        cfg = self.config
+        assert self.model is not None
+        schema = data.schema
+        dev = self._prepare(data["dev"], schema, training=False)
+        dev_windows = self.predict_windows(dev)
+        calibrated, calibration = calibrate_schema(
+            schema, dev_windows, dev.targets, fit_temp=cfg.calibrate, tune_thresholds=cfg.tune_thresholds
+        )
+        seconds = time.time() - started
+        dev_probs = {task.name: text_probabilities(dev_windows, task) for task in calibrated.tasks}
+        dev_result = evaluate_predictions(dev.examples, dev_probs, calibrated, groups="provenance")
+        test_result = None
+        if data["test"]:
+            test = self._prepare(data["test"], schema, training=False)
+            test_windows = self.predict_windows(test)
+            test_probs = {task.name: text_probabilities(test_windows, task) for task in calibrated.tasks}
+            test_result = evaluate_predictions(test.examples, test_probs, calibrated, groups="provenance")
+        result = TrainResult(
+            schema=calibrated, best_step=state.best_step, steps=state.step, stopped_early=state.stopped_early,
+            seconds=seconds, history=state.history, dev=dev_result, test=test_result, calibration=calibration,
+            run_dir=self.run_dir,
+        )
+        if out_dir is not None:
+            self._export(data, result, Path(out_dir), extra)
+        else:
+            write_report(dev_result, self.run_dir / "reports", title=f"{cfg.name}: dev (torch)", stem="dev")
+        write_json(result.metrics or {"dev": dev_result, "test": test_result,
+                                      "calibration": {k: v.to_dict() for k, v in calibration.items()}},
+                   self.run_dir / "metrics.json")
+        return result
+
+    def _export(self, data: AnnotatedData, result: TrainResult, out_dir: Path, extra: Mapping[str, Any]) -> None:
+        """Export into a staging directory beside ``out_dir``, evaluate the int8 model, then swap it in."""
+        cfg = self.config
+        assert self.model is not None
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = out_dir.parent / f".{out_dir.name}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        check_split = data["test"] or data["dev"]
+        agreement_texts = [ex.text for ex in check_split[: cfg.agreement_texts]]
+        exported = export_onnx(
+            self.model, self.tokenizer, staging, schema=result.schema, name=cfg.name, version=cfg.version,
+            max_length=cfg.max_length, window_stride=cfg.window_stride,
+            fp32_path=self.run_dir / "model.fp32.onnx", agreement_texts=agreement_texts,
+            batch_size=cfg.eval_batch_size,
+        )
+        runner = onnx_runner(staging)
+        reports = self.run_dir / "reports"
+        onnx_results: dict[str, Any] = {}
+        for split in ("dev", "test"):
+            examples = data[split]
+            if not examples:
+                continue
+            probs = runner.probabilities([ex.text for ex in examples], cfg.eval_batch_size)
+            onnx_results[split] = evaluate_predictions(examples, probs, result.schema, groups="provenance")
+            write_report(onnx_results[split], reports, title=f"{cfg.name}: {split} (int8 ONNX)", stem=split)
+        encoder_config = self.model.encoder.config
+        metrics: dict[str, Any] = {
+            "name": cfg.name,
+            "version": cfg.version,
+            "test": onnx_results.get("test"),
+            "dev": onnx_results.get("dev"),
+            "torch": {"dev": result.dev, "test": result.test},
+            "calibration": {k: v.to_dict() for k, v in result.calibration.items()},
+            "agreement": exported.agreement.to_dict() if exported.agreement else None,
+            "training": {
+                "base_model": Path(cfg.base_model).name,
+                "num_layers": int(getattr(encoder_config, "num_hidden_layers", 0)) or None,
+                "best_step": result.best_step,
+                "steps": result.steps,
+                "stopped_early": result.stopped_early,
+                "seconds": round(result.seconds, 1),
+                "seed": cfg.seed,
+                "config": cfg.to_dict(),
+            },
+            "data": data.summary(),
+            "size": {"model_onnx_bytes": exported.onnx_bytes, "fp32_onnx_bytes": exported.fp32_bytes},
+            **dict(extra),
+        }
+        metrics = {k: v for k, v in metrics.items() if v is not None}
+        finalize_model_dir(staging, metrics, description=cfg.description)
+        old = out_dir.parent / f".{out_dir.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        result.model_dir = out_dir
+        result.export = dataclasses.replace(exported, model_dir=out_dir)
+        result.metrics = metrics
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _jsonable_random_state(state: tuple[Any, ...]) -> list[Any]:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _random_state_from_json(data: list[Any]) -> tuple[Any, ...]:
+    return (data[0], tuple(data[1]), data[2])
+
+
+def _data_fingerprint(data: AnnotatedData) -> str:
+    h = hashlib.sha256()
+    for split in ("train", "dev"):
+        for ex in data[split]:
+            h.update(json.dumps([split, ex.id, ex.text, _plain(dict(ex.labels))], ensure_ascii=False).encode())
+    h.update(json.dumps(data.schema.to_list()).encode())
+    return h.hexdigest()

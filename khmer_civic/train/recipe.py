@@ -1,0 +1,205 @@
+"""The whole recipe: train and export the transformer, fit the baseline, compare them.
+
+:func:`run_recipe` is what ``training/train_model.py`` (and ``khmer-civic train``) run. It
+writes the model directory (via :class:`~khmer_civic.train.trainer.Trainer`) and, into the run
+directory, ``comparison.json`` and ``comparison.md``: transformer (int8 ONNX, as shipped) vs the
+TF-IDF baseline per task on test, overall and per provenance; torch vs int8 agreement; ECE
+before and after temperature scaling; model size; single-thread milliseconds per comment.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from khmer_civic.train.baseline import TfidfBaseline
+from khmer_civic.train.evaluate import write_json, write_report
+from khmer_civic.train.trainer import TrainConfig, Trainer, TrainResult
+
+
+def run_recipe(
+    config: TrainConfig,
+    *,
+    train_files: Sequence[str | Path],
+    dev_files: Sequence[str | Path],
+    test_files: Sequence[str | Path],
+    out_dir: str | Path,
+    run_dir: str | Path,
+    resume: bool = False,
+    baseline: bool = True,
+    speed_texts: int = 200,
+    group_field: str = "provenance",
+) -> dict[str, Any]:
+    """Train, export and compare; returns the comparison (also written to the run directory)."""
+    run_dir = Path(run_dir)
+    trainer = Trainer(config, run_dir=run_dir)
+    data = trainer.load_data(train_files, dev_files, test_files)  # fails fast on bad data
+
+    extra: dict[str, Any] = {}
+    baseline_results: dict[str, Any] = {}
+    if baseline:
+        started = time.time()
+        model = TfidfBaseline(data.schema, seed=config.seed).fit(data["train"], data["dev"])
+        fit_seconds = time.time() - started
+        for split in ("dev", "test"):
+            if data[split]:
+                baseline_results[split] = model.evaluate(data[split], groups=group_field)
+                write_report(baseline_results[split], run_dir / "reports", title=f"TF-IDF baseline: {split}",
+                             stem=f"baseline-{split}")
+        extra["baseline"] = {
+            "method": "TF-IDF char_wb 1-4-grams + logistic regression per task/label, thresholds on dev",
+            "fit_seconds": round(fit_seconds, 2),
+            "thresholds": model.schema.to_list(),
+            **baseline_results,
+        }
+
+    result = trainer.train(train_files, dev_files, out_dir, test_files=test_files, resume=resume, extra_metrics=extra)
+    speed = measure_speed(Path(out_dir), [ex.text for ex in (data["test"] or data["dev"])][:speed_texts])
+    comparison = build_comparison(result, baseline_results, speed)
+    write_json(comparison, run_dir / "comparison.json")
+    (run_dir / "comparison.md").write_text(comparison_markdown(comparison), encoding="utf-8")
+    return comparison
+
+
+def measure_speed(model_dir: Path, texts: Sequence[str], repeats: int = 1) -> dict[str, Any]:
+    """Milliseconds per comment, one at a time, onnxruntime on one thread (through CivicClassifier)."""
+    from khmer_civic.model.classifier import CivicClassifier
+
+    if not texts:
+        return {}
+    classifier = CivicClassifier.load(model_dir, intra_op_threads=1, inter_op_threads=1)
+    classifier.predict(texts[0])  # warm-up
+    times = []
+    for _ in range(repeats):
+        for text in texts:
+            start = time.perf_counter()
+            classifier.predict(text)
+            times.append((time.perf_counter() - start) * 1000)
+    return {
+        "texts": len(texts),
+        "threads": 1,
+        "ms_per_comment_mean": statistics.fmean(times),
+        "ms_per_comment_median": statistics.median(times),
+    }
+
+
+def _macro(result: Mapping[str, Any] | None, task: str) -> float:
+    if not result:
+        return float("nan")
+    return float(result["tasks"].get(task, {}).get("macro", {}).get("f1", float("nan")))
+
+
+def _micro(result: Mapping[str, Any] | None, task: str) -> float:
+    if not result:
+        return float("nan")
+    return float(result["tasks"].get(task, {}).get("micro", {}).get("f1", float("nan")))
+
+
+def build_comparison(result: TrainResult, baseline: Mapping[str, Any], speed: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparison table data (see the module docstring)."""
+    metrics = result.metrics
+    model_test = metrics.get("test")
+    base_test = baseline.get("test")
+    tasks = [t.name for t in result.schema.tasks]
+    per_task = {
+        name: {
+            "transformer_macro_f1": _macro(model_test, name),
+            "baseline_macro_f1": _macro(base_test, name),
+            "transformer_micro_f1": _micro(model_test, name),
+            "baseline_micro_f1": _micro(base_test, name),
+        }
+        for name in tasks
+    }
+    groups: dict[str, Any] = {}
+    for group in sorted(set((model_test or {}).get("groups", {})) | set((base_test or {}).get("groups", {}))):
+        mg = (model_test or {}).get("groups", {}).get(group)
+        bg = (base_test or {}).get("groups", {}).get(group)
+        groups[group] = {
+            "texts": (mg or bg or {}).get("n_texts", 0),
+            "tasks": {n: {"transformer_macro_f1": _macro(mg, n), "baseline_macro_f1": _macro(bg, n)} for n in tasks},
+        }
+    model_dir = result.model_dir
+    size = {}
+    if model_dir is not None:
+        size = {
+            "model_onnx_bytes": (model_dir / "model.onnx").stat().st_size,
+            "model_dir_bytes": sum(p.stat().st_size for p in model_dir.iterdir() if p.is_file()),
+        }
+    return {
+        "split": "test" if model_test else "dev",
+        "n_texts": (model_test or {}).get("n_texts", 0),
+        "mean_macro_f1": {
+            "transformer": (model_test or {}).get("mean_macro_f1", float("nan")),
+            "baseline": (base_test or {}).get("mean_macro_f1", float("nan")),
+        },
+        "tasks": per_task,
+        "groups": groups,
+        "agreement": metrics.get("agreement"),
+        "calibration": metrics.get("calibration"),
+        "size": size,
+        "speed": dict(speed),
+        "training": {k: v for k, v in metrics.get("training", {}).items() if k != "config"},
+    }
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def comparison_markdown(c: Mapping[str, Any]) -> str:
+    """The comparison as a Markdown report."""
+    lines = [
+        "# Transformer (int8 ONNX) vs TF-IDF baseline",
+        "",
+        f"On {c['split']}: {c['n_texts']} texts. Mean macro-F1 over tasks: transformer "
+        f"{_f(c['mean_macro_f1']['transformer'])}, baseline {_f(c['mean_macro_f1']['baseline'])}.",
+        "",
+        "| task | transformer macro-F1 | baseline macro-F1 | transformer micro-F1 | baseline micro-F1 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, t in c["tasks"].items():
+        lines.append(
+            f"| {name} | {_f(t['transformer_macro_f1'])} | {_f(t['baseline_macro_f1'])} | "
+            f"{_f(t['transformer_micro_f1'])} | {_f(t['baseline_micro_f1'])} |"
+        )
+    if c["groups"]:
+        names = list(c["tasks"])
+        lines += ["", "Macro-F1 per provenance (transformer / baseline):", "",
+                  "| group | texts | " + " | ".join(names) + " |", "|---|---:|" + "---|" * len(names)]
+        for group, g in c["groups"].items():
+            cells = [f"{_f(g['tasks'][n]['transformer_macro_f1'])} / {_f(g['tasks'][n]['baseline_macro_f1'])}" for n in names]
+            lines.append(f"| {group} | {g['texts']} | " + " | ".join(cells) + " |")
+    agreement = c.get("agreement")
+    if agreement:
+        lines += ["", f"torch fp32 vs int8 ONNX on {agreement['n_texts']} texts:", "",
+                  "| task | same decision | max abs prob diff |", "|---|---:|---:|"]
+        for name, a in agreement["tasks"].items():
+            lines.append(f"| {name} | {_f(a['decision_agreement'])} | {_f(a['max_abs_prob_diff'], 4)} |")
+    calibration = c.get("calibration")
+    if calibration:
+        lines += ["", "Temperature scaling (fitted on dev, figures on dev):", "",
+                  "| task | T | ECE before | ECE after |", "|---|---:|---:|---:|"]
+        for name, k in calibration.items():
+            lines.append(f"| {name} | {_f(k['temperature'])} | {_f(k['ece_before'])} | {_f(k['ece_after'])} |")
+    size, speed = c.get("size") or {}, c.get("speed") or {}
+    lines += [""]
+    if size:
+        lines.append(f"model.onnx: {size['model_onnx_bytes'] / 1e6:.1f} MB; model directory {size['model_dir_bytes'] / 1e6:.1f} MB.")
+    if speed:
+        lines.append(
+            f"One comment at a time on one thread (CivicClassifier.predict, {speed['texts']} texts): "
+            f"mean {_f(speed['ms_per_comment_mean'], 2)} ms, median {_f(speed['ms_per_comment_median'], 2)} ms."
+        )
+    training = c.get("training") or {}
+    if training:
+        lines.append(
+            f"Training: {training.get('steps')} steps, best at {training.get('best_step')}, "
+            f"{training.get('seconds')} s{' (stopped early)' if training.get('stopped_early') else ''}."
+        )
+    return "\n".join(lines) + "\n"

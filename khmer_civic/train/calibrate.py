@@ -150,7 +150,8 @@ def _confidence_pairs(
     p = np.asarray(probs, dtype=np.float64)[keep]
     y = np.asarray(targets)[keep]
     if task.type == "single_label":
-        p = p.reshape(len(y), -1)
+        if len(y) == 0:
+            return np.zeros(0), np.zeros(0)
         return p.max(axis=1), (p.argmax(axis=1) == y.astype(np.int64)).astype(np.float64)
     return p.reshape(-1), y.reshape(-1).astype(np.float64)
 

@@ -1,0 +1,124 @@
+"""ONNX export, int8 quantisation and the model directory (khmer_civic.train.export)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from khmer_civic.model.config import load_config  # noqa: E402
+from khmer_civic.model.manifest import verify_manifest  # noqa: E402
+from khmer_civic.schema import ModelSchema, TaskSpec  # noqa: E402
+from khmer_civic.train.export import export_fp32, export_onnx, finalize_model_dir  # noqa: E402
+from khmer_civic.train.modeling import MultiTaskClassifier, load_encoder, load_tokenizer, pad_batch  # noqa: E402
+
+SCHEMA = ModelSchema(
+    tasks=(
+        TaskSpec("topics", "multi_label", ("agriculture", "education", "health"), "topics",
+                 temperature=1.3, thresholds={"agriculture": 0.4, "education": 0.5, "health": 0.6}),
+        TaskSpec("sentiment", "single_label", ("negative", "neutral", "positive"), "sentiment", temperature=0.8),
+        TaskSpec("call_to_action", "binary", ("false", "true"), "call_to_action", threshold=0.45),
+    )
+)
+TEXTS = ["សាលារៀន គ្រូ ល្អណាស់", "farm bad please", "ឃុំ " * 20 + "health", "n"]
+LAYOUT = {"model.onnx", "tokenizer.json", "config.json", "metrics.json", "MODEL_CARD.md", "manifest.json"}
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer(tiny_encoder_dir: Path):
+    torch.manual_seed(1)
+    model = MultiTaskClassifier(load_encoder(tiny_encoder_dir), SCHEMA)
+    with torch.no_grad():  # make the heads' outputs differ visibly between texts
+        for head in model.heads.values():
+            head.weight.normal_(0, 2.0)
+    return model.eval(), load_tokenizer(tiny_encoder_dir)
+
+
+def test_fp32_graph_matches_torch_on_padded_batches(model_and_tokenizer, tmp_path: Path) -> None:
+    model, _ = model_and_tokenizer
+    path = export_fp32(model, tmp_path / "m.fp32.onnx")
+    graph = onnx.load(str(path))
+    assert [i.name for i in graph.graph.input] == ["input_ids", "attention_mask"]
+    assert [o.name for o in graph.graph.output] == ["topics", "sentiment", "call_to_action"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert all(i.type == "tensor(int64)" for i in session.get_inputs())
+    # batch and sequence sizes unlike the export's dummy input (2 x 5)
+    windows = [[0, 10, 11, 12, 13, 14, 15, 2], [0, 20, 2], [0, 30, 31, 2], [0, 40, 41, 42, 43, 44, 45, 46, 47, 48, 2]]
+    ids, mask = pad_batch(windows, pad_token_id=1)
+    outputs = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        expected = model(ids, mask)
+    for task, got in zip(SCHEMA.tasks, outputs):
+        assert got.shape == (4, task.n_outputs)
+        np.testing.assert_allclose(got, expected[task.name].numpy(), atol=1e-4)
+    # padding must not change a text's logits
+    alone = session.run(None, {"input_ids": ids[1:2, :3].numpy(), "attention_mask": mask[1:2, :3].numpy()})
+    np.testing.assert_allclose(alone[0], outputs[0][1:2], atol=1e-4)
+
+
+def test_export_writes_the_model_directory(model_and_tokenizer, tmp_path: Path) -> None:
+    model, tokenizer = model_and_tokenizer
+    out, fp32 = tmp_path / "model", tmp_path / "run" / "model.fp32.onnx"
+    result = export_onnx(model, tokenizer, out, schema=SCHEMA, name="tiny-export", version="0.0.1", max_length=16,
+                         window_stride=8, fp32_path=fp32, agreement_texts=TEXTS)
+    assert fp32.is_file() and not list(out.glob("*.fp32.onnx"))
+    assert {p.name for p in out.iterdir()} == {"model.onnx", "tokenizer.json", "config.json"}
+
+    config = load_config(out)
+    assert config.schema == SCHEMA
+    assert (config.max_length, config.window_stride) == (16, 8)
+    assert (config.bos_token_id, config.pad_token_id, config.eos_token_id) == (0, 1, 2)
+    assert config.name == "tiny-export" and config.normalizer_version >= 1
+
+    tok = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
+    assert tok["truncation"] is None and tok["padding"] is None
+
+    ops = {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeLinear", "DynamicQuantizeMatMul"}  # int8 weights
+
+    agreement = result.agreement
+    assert agreement is not None and agreement.n_texts == len(TEXTS)
+    for name in SCHEMA.task_names:
+        assert 0.0 <= agreement.tasks[name]["decision_agreement"] <= 1.0
+        assert 0.0 <= agreement.tasks[name]["max_abs_prob_diff"] < 0.1
+    assert agreement.tasks["sentiment"]["decision_agreement"] >= 0.75
+
+    finalize_model_dir(out, {"test": None, "training": {"best_step": 3}})
+    assert {p.name for p in out.iterdir()} == LAYOUT
+    assert set(verify_manifest(out)) == LAYOUT - {"manifest.json"}
+    assert "best step: 3" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+def test_exported_model_loads_in_the_classifier(model_and_tokenizer, tmp_path: Path) -> None:
+    classifier_module = pytest.importorskip("khmer_civic.model.classifier", reason="CivicClassifier not written yet")
+    model, tokenizer = model_and_tokenizer
+    out = tmp_path / "model"
+    export_onnx(model, tokenizer, out, schema=SCHEMA, name="tiny-export", max_length=16, window_stride=8)
+    finalize_model_dir(out, {})
+    clf = classifier_module.CivicClassifier.load(out)
+    assert clf.labels["topics"] == ["agriculture", "education", "health"]
+    predictions = clf.predict(TEXTS)
+    assert all(set(p.topics) <= {"agriculture", "education", "health"} for p in predictions)
+    assert all(p.sentiment in SCHEMA["sentiment"].labels for p in predictions)
+    scores = clf.predict_proba(TEXTS[0])
+    assert scores["call_to_action"]["true"] == pytest.approx(1 - scores["call_to_action"]["false"])
+
+
+def test_fp32_graph_may_not_go_into_the_model_directory(model_and_tokenizer, tmp_path: Path) -> None:
+    model, tokenizer = model_and_tokenizer
+    with pytest.raises(ValueError, match="outside the model directory"):
+        export_onnx(model, tokenizer, tmp_path, name="x", max_length=16, window_stride=8,
+                    fp32_path=tmp_path / "model.fp32.onnx")
+
+
+def test_schema_must_match_the_model(model_and_tokenizer, tmp_path: Path) -> None:
+    model, tokenizer = model_and_tokenizer
+    other = ModelSchema(tasks=(SCHEMA["sentiment"], SCHEMA["topics"], SCHEMA["call_to_action"]))
+    with pytest.raises(ValueError, match="same order"):
+        export_onnx(model, tokenizer, tmp_path / "m", schema=other, name="x", max_length=16, window_stride=8)

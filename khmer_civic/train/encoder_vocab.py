@@ -29,7 +29,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import BertModel, PreTrainedTokenizerFast
 
-from khmer_civic.train.encoder import METASPACE, wrap_tokenizer
+from khmer_civic.train.encoder import METASPACE, plain_tokenizer, wrap_tokenizer
 
 KHMER_RANGES = ((0x1780, 0x17FF), (0x19E0, 0x19FF))
 CUT_FILE = "vocab_cut.json"
@@ -93,6 +93,7 @@ def count_piece_usage(tokenizer: Tokenizer, texts: Iterable[str], *, batch_size:
     """How often each piece id occurs when ``tokenizer`` encodes ``texts`` (specials excluded)."""
     counts: Counter[int] = Counter()
     batch: list[str] = []
+    tokenizer = plain_tokenizer(tokenizer)
 
     def flush() -> None:
         for encoding in tokenizer.encode_batch(batch, add_special_tokens=False):
@@ -195,6 +196,8 @@ class VocabularyCut:
 def cut_tokenizer_model(tokenizer: Tokenizer, cut: VocabularyCut) -> Tokenizer:
     """A unigram tokenizer over the kept pieces, in the new order, with special ids remapped."""
     spec = json.loads(tokenizer.to_str())
+    spec["padding"] = None
+    spec["truncation"] = None
     model = spec["model"]
     if model.get("type") != "Unigram":
         raise ValueError(f"only unigram tokenizers can be cut, not {model.get('type')!r}")
@@ -270,6 +273,7 @@ class TokenizationAgreement:
     n_texts: int
     n_differing_texts: int
     n_tokens_full: int
+    n_tokens_dropped: int  # tokens of the full tokenizations whose piece was dropped
     n_texts_with_dropped_piece: int  # texts whose full tokenization uses a dropped piece
     n_unknown_cut: int  # <unk> tokens the cut tokenizer produced
     examples: tuple[str, ...]
@@ -281,14 +285,15 @@ def tokenization_agreement(
     """Compare full and cut tokenizations of ``texts`` piece by piece (via the id mapping)."""
     unk_id = cut_tok.token_to_id("<unk>")
     old_to_new = cut.old_to_new
-    full_enc = full.encode_batch(list(texts))
-    cut_enc = cut_tok.encode_batch(list(texts))
-    differing, dropped, unknown, tokens = [], 0, 0, 0
+    full_enc = plain_tokenizer(full).encode_batch(list(texts))
+    cut_enc = plain_tokenizer(cut_tok).encode_batch(list(texts))
+    differing, dropped, dropped_tokens, unknown, tokens = [], 0, 0, 0, 0
     for text, f, c in zip(texts, full_enc, cut_enc):
         tokens += len(f.ids)
         mapped = old_to_new[np.asarray(f.ids, dtype=np.int64)]
         dropped += bool(np.any(mapped < 0))
+        dropped_tokens += int(np.sum(mapped < 0))
         unknown += sum(1 for i in c.ids if i == unk_id)
         if mapped.tolist() != list(c.ids):
             differing.append(text)
-    return TokenizationAgreement(len(texts), len(differing), tokens, dropped, unknown, tuple(differing[:5]))
+    return TokenizationAgreement(len(texts), len(differing), tokens, dropped_tokens, dropped, unknown, tuple(differing[:5]))

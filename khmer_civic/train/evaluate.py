@@ -184,6 +184,8 @@ def selection_score(result: Mapping[str, Any]) -> float:
 
 
 def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
     if isinstance(x, float):
         return "–" if math.isnan(x) else f"{x:.3f}"
     return str(x)
@@ -370,11 +372,19 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
         lines.append("")
     calibration = metrics.get("calibration")
     if calibration:
-        lines += ["## Calibration (fitted on dev)", "", "| task | temperature | ECE before | ECE after | NLL before | NLL after |", "|---|---:|---:|---:|---:|---:|"]
+        on_test = metrics.get("calibration_test") or {}
+        lines += [
+            "## Calibration (temperature fitted on dev)",
+            "",
+            "| task | temperature | dev ECE before | dev ECE after | dev NLL before | dev NLL after | test ECE before | test ECE after |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for name, c in calibration.items():
+            t = on_test.get(name, {})
             lines.append(
                 f"| {name} | {_fmt(c['temperature'])} | {_fmt(c['ece_before'])} | {_fmt(c['ece_after'])} | "
-                f"{_fmt(c['nll_before'])} | {_fmt(c['nll_after'])} |"
+                f"{_fmt(c['nll_before'])} | {_fmt(c['nll_after'])} | {_fmt(t.get('ece_before', float('nan')))} | "
+                f"{_fmt(t.get('ece_after', float('nan')))} |"
             )
         lines.append("")
     agreement = metrics.get("agreement")

@@ -12,7 +12,6 @@ The fp32 graph never goes into the model directory; keep it (``fp32_path``) in a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import tempfile
@@ -271,8 +270,3 @@ def finalize_model_dir(model_dir: str | Path, metrics: Mapping[str, Any], *, des
     write_json(metrics, model_dir / METRICS_NAME)
     write_model_card(model_dir, metrics, description=description)
     return write_manifest(model_dir)
-
-
-def with_schema(config: ModelConfig, schema: ModelSchema) -> ModelConfig:
-    """A copy of ``config`` with another schema (e.g. after recalibration)."""
-    return dataclasses.replace(config, schema=schema)

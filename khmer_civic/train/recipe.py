@@ -140,6 +140,7 @@ def build_comparison(result: TrainResult, baseline: Mapping[str, Any], speed: Ma
         "groups": groups,
         "agreement": metrics.get("agreement"),
         "calibration": metrics.get("calibration"),
+        "calibration_test": metrics.get("calibration_test"),
         "size": size,
         "speed": dict(speed),
         "training": {k: v for k, v in metrics.get("training", {}).items() if k != "config"},
@@ -187,6 +188,12 @@ def comparison_markdown(c: Mapping[str, Any]) -> str:
                   "| task | T | ECE before | ECE after |", "|---|---:|---:|---:|"]
         for name, k in calibration.items():
             lines.append(f"| {name} | {_f(k['temperature'])} | {_f(k['ece_before'])} | {_f(k['ece_after'])} |")
+    calibration_test = c.get("calibration_test")
+    if calibration_test:
+        lines += ["", "The same temperatures on test (not used for fitting):", "",
+                  "| task | ECE before | ECE after |", "|---|---:|---:|"]
+        for name, k in calibration_test.items():
+            lines.append(f"| {name} | {_f(k['ece_before'])} | {_f(k['ece_after'])} |")
     size, speed = c.get("size") or {}, c.get("speed") or {}
     lines += [""]
     if size:

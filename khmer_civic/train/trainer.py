@@ -49,7 +49,13 @@ import numpy as np
 import torch
 
 from khmer_civic.schema import ModelSchema
-from khmer_civic.train.calibrate import TaskCalibration, WindowLogits, calibrate_schema, text_probabilities
+from khmer_civic.train.calibrate import (
+    TaskCalibration,
+    WindowLogits,
+    calibrate_schema,
+    expected_calibration_error,
+    text_probabilities,
+)
 from khmer_civic.train.data import (
     DEFAULT_TASKS,
     AnnotatedData,
@@ -202,6 +208,7 @@ class TrainResult:
     model_dir: Path | None = None
     export: ExportResult | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    calibration_test: dict[str, dict[str, float]] = field(default_factory=dict)  # test ECE before/after
 
 
 class RunLog:
@@ -496,8 +503,10 @@ class Trainer:
         scheduler = self._schedule(optimizer, total_steps, int(cfg.warmup_ratio * total_steps))
 
         last = self._last_checkpoint() if resume else None
-        if not resume:
-            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        if not resume:  # a fresh run: drop this trainer's own checkpoints, nothing else
+            for name in ("last", "best"):
+                for suffix in ("", ".tmp", ".old"):
+                    shutil.rmtree(self.checkpoint_dir / f"{name}{suffix}", ignore_errors=True)
         log = RunLog(self.run_dir, append=last is not None, echo=False)
         try:
             if last is not None:
@@ -653,15 +662,22 @@ class Trainer:
         dev_probs = {task.name: text_probabilities(dev_windows, task) for task in calibrated.tasks}
         dev_result = evaluate_predictions(dev.examples, dev_probs, calibrated, groups="provenance")
         test_result = None
+        calibration_test: dict[str, dict[str, float]] = {}
         if data["test"]:
             test = self._prepare(data["test"], schema, training=False)
             test_windows = self.predict_windows(test)
             test_probs = {task.name: text_probabilities(test_windows, task) for task in calibrated.tasks}
             test_result = evaluate_predictions(test.examples, test_probs, calibrated, groups="provenance")
+            for task in schema.tasks:  # calibration checked on data it was not fitted on
+                y, m = test.targets[task.name]
+                calibration_test[task.name] = {
+                    "ece_before": expected_calibration_error(text_probabilities(test_windows, task, 1.0), y, m, task),
+                    "ece_after": test_result["tasks"][task.name].get("ece", float("nan")),
+                }
         result = TrainResult(
             schema=calibrated, best_step=state.best_step, steps=state.step, stopped_early=state.stopped_early,
             seconds=seconds, history=state.history, dev=dev_result, test=test_result, calibration=calibration,
-            run_dir=self.run_dir,
+            run_dir=self.run_dir, calibration_test=calibration_test,
         )
         if out_dir is not None:
             self._export(data, result, Path(out_dir), extra)
@@ -705,6 +721,7 @@ class Trainer:
             "dev": onnx_results.get("dev"),
             "torch": {"dev": result.dev, "test": result.test},
             "calibration": {k: v.to_dict() for k, v in result.calibration.items()},
+            "calibration_test": result.calibration_test or None,
             "agreement": exported.agreement.to_dict() if exported.agreement else None,
             "training": {
                 "base_model": Path(cfg.base_model).name,

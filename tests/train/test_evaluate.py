@@ -129,4 +129,4 @@ def test_reports_and_model_card(tmp_path: Path) -> None:
     assert "# card-test 9.9" in text
     assert f"{f1:.3f}" in text
     assert "true if p >= 0.400" in text and "agriculture 0.300" in text
-    assert "| topics | 1.500 | 0.200 | 0.050 |" in text
+    assert "| topics | 1.500 | 0.200 | 0.050 | 0.700 | 0.600 | – | – |" in text

@@ -52,6 +52,7 @@ def test_model_directory_layout_and_loading(trained) -> None:
     assert metrics["test"]["n_texts"] == 14 and set(metrics["test"]["groups"]) == {"authored", "corpus"}
     assert set(metrics["calibration"]) == {"topics", "sentiment", "call_to_action"}
     assert metrics["agreement"]["n_texts"] == 14
+    assert set(metrics["calibration_test"]) == {"topics", "sentiment", "call_to_action"}
     card = (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "agriculture" in card and f"{metrics['test']['mean_macro_f1']:.3f}" in card
 
@@ -64,6 +65,22 @@ def test_model_directory_layout_and_loading(trained) -> None:
     for p in predictions[:2]:
         assert set(p.topics) <= set(clf.labels["topics"])
         assert set(p.scores["topics"]) == set(clf.labels["topics"])
+
+
+def test_evaluate_model_dir_reproduces_the_test_metrics(trained, splits_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("khmer_civic.model.classifier", reason="CivicClassifier not written yet")
+    from khmer_civic.train.evaluate import evaluate_model_dir
+
+    _, root = trained
+    metrics = json.loads((root / "model" / "metrics.json").read_text(encoding="utf-8"))
+    # same batch size as the trainer's evaluation: int8 activations are quantised per batch
+    again = evaluate_model_dir(root / "model", [splits_dir / "test.jsonl"], tmp_path / "eval", batch_size=16)
+    assert again["mean_macro_f1"] == pytest.approx(metrics["test"]["mean_macro_f1"])
+    for name, task in again["tasks"].items():
+        for label, figures in metrics["test"]["tasks"][name]["labels"].items():
+            assert task["labels"][label] == pytest.approx(figures)
+    assert set(again["groups"]) == {"authored", "corpus"}
+    assert (tmp_path / "eval" / "evaluation.md").is_file()
 
 
 def test_run_directory_logs_and_checkpoints(trained, tiny_encoder_dir: Path) -> None:

@@ -64,13 +64,22 @@ def main(argv: list[str] | None = None) -> int:
 
     train, dev, test = split_files("train", args.train), split_files("dev", args.dev), split_files("test", args.test)
     if not train or not dev:
-        print("error: need training and dev files (--data-dir with train.jsonl and dev.jsonl, or --train/--dev)",
-              file=sys.stderr)
+        print(
+            "error: need training and dev files (--data-dir with train.jsonl and dev.jsonl, or --train/--dev)",
+            file=sys.stderr,
+        )
         return 2
     try:
         comparison = run_recipe(
-            config, train_files=train, dev_files=dev, test_files=test, out_dir=args.out, run_dir=args.run_dir,
-            resume=args.resume, baseline=not args.no_baseline, speed_texts=args.speed_texts,
+            config,
+            train_files=train,
+            dev_files=dev,
+            test_files=test,
+            out_dir=args.out,
+            run_dir=args.run_dir,
+            resume=args.resume,
+            baseline=not args.no_baseline,
+            speed_texts=args.speed_texts,
         )
     except DataValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)

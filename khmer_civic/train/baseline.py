@@ -60,8 +60,12 @@ class TfidfBaseline:
         texts = [normalize(r["text"]) for r in train]
         min_df = self.min_df if len(texts) >= 4 * self.min_df else 1
         self.vectorizer = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=self.ngram_range, min_df=min_df, sublinear_tf=True,
-            max_features=self.max_features, dtype=np.float32,
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            min_df=min_df,
+            sublinear_tf=True,
+            max_features=self.max_features,
+            dtype=np.float32,
         )
         x = self.vectorizer.fit_transform(texts)
         self.models = {}
@@ -108,7 +112,9 @@ class TfidfBaseline:
             y, mask = task_targets(dev, task)
             keep = mask > 0
             if task.type == "multi_label":
-                thresholds = {lab: choose_threshold(probs[task.name][keep, j], y[keep, j]) for j, lab in enumerate(task.labels)}
+                thresholds = {
+                    lab: choose_threshold(probs[task.name][keep, j], y[keep, j]) for j, lab in enumerate(task.labels)
+                }
                 specs.append(dataclasses.replace(task, thresholds=thresholds))
             elif task.type == "binary":
                 specs.append(dataclasses.replace(task, threshold=choose_threshold(probs[task.name][keep, 0], y[keep])))

@@ -49,8 +49,9 @@ class WindowLogits:
     def one_per_text(cls, logits: Mapping[str, np.ndarray]) -> WindowLogits:
         """Wrap per-text logits (no windows)."""
         n = len(next(iter(logits.values())))
-        return cls({k: np.asarray(v, dtype=np.float64).reshape(n, -1) for k, v in logits.items()},
-                   np.arange(n), np.ones(n), n)
+        return cls(
+            {k: np.asarray(v, dtype=np.float64).reshape(n, -1) for k, v in logits.items()}, np.arange(n), np.ones(n), n
+        )
 
 
 def text_probabilities(windows: WindowLogits, task: TaskSpec, temperature: float | None = None) -> np.ndarray:

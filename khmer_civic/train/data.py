@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,7 +308,9 @@ def _parse_record(raw: _RawRecord, tasks: Sequence[TaskConfig], problems: list[P
             ok = False
         elif not has_letters(text):
             problems.append(
-                Problem(raw.file, raw.line, "'text' has no Khmer or Latin letter: the classifier never labels such text")
+                Problem(
+                    raw.file, raw.line, "'text' has no Khmer or Latin letter: the classifier never labels such text"
+                )
             )
             ok = False
     raw_id = data.get("id")
@@ -385,7 +387,9 @@ def _check_duplicates(splits: Mapping[str, list[Example]], problems: list[Proble
         for ex in examples:
             first = seen_ids.get(ex.id)
             if first is not None:
-                problems.append(Problem(ex.file, ex.line, f"duplicate id {ex.id!r} (first at {first.file}:{first.line})"))
+                problems.append(
+                    Problem(ex.file, ex.line, f"duplicate id {ex.id!r} (first at {first.file}:{first.line})")
+                )
             else:
                 seen_ids[ex.id] = ex
     first_split_of_text: dict[str, tuple[str, Example]] = {}
@@ -429,7 +433,7 @@ def _build_schema(
         else:
             labels = tuple(sorted(observed.get("train", Counter())))
         # values outside the label set
-        for split, examples in splits.items():
+        for examples in splits.values():
             for ex in examples:
                 value = ex.labels.get(task.name)
                 if value is None or task.type == "binary":

@@ -76,9 +76,17 @@ def task_metrics(
         np.add.at(matrix, (y.astype(np.int64), pred), 1)
         for j, label in enumerate(task.labels):
             tp = matrix[j, j]
-            labels[label] = {**_prf(tp, matrix[:, j].sum() - tp, matrix[j, :].sum() - tp), "support": int(matrix[j].sum())}
+            labels[label] = {
+                **_prf(tp, matrix[:, j].sum() - tp, matrix[j, :].sum() - tp),
+                "support": int(matrix[j].sum()),
+            }
         accuracy = float(np.trace(matrix) / n)
-        out["confusion"] = {"labels": list(task.labels), "matrix": matrix.tolist(), "rows": "gold", "columns": "predicted"}
+        out["confusion"] = {
+            "labels": list(task.labels),
+            "matrix": matrix.tolist(),
+            "rows": "gold",
+            "columns": "predicted",
+        }
         out["micro"] = {"precision": accuracy, "recall": accuracy, "f1": accuracy}
         out["accuracy"] = accuracy
     else:
@@ -101,18 +109,21 @@ def task_metrics(
             accuracy = float((yb == pb).mean())
             out["micro"] = {"precision": accuracy, "recall": accuracy, "f1": accuracy}
             out["accuracy"] = accuracy
-            out["confusion"] = {"labels": ["false", "true"], "matrix": [
-                [confusion["true"]["tn"], confusion["true"]["fp"]],
-                [confusion["true"]["fn"], confusion["true"]["tp"]],
-            ], "rows": "gold", "columns": "predicted"}
+            out["confusion"] = {
+                "labels": ["false", "true"],
+                "matrix": [
+                    [confusion["true"]["tn"], confusion["true"]["fp"]],
+                    [confusion["true"]["fn"], confusion["true"]["tp"]],
+                ],
+                "rows": "gold",
+                "columns": "predicted",
+            }
         else:
             out["micro"] = _prf(totals["tp"], totals["fp"], totals["fn"])
             out["exact_match"] = float((pred == yb).all(axis=1).mean())
             out["confusion"] = confusion
     out["labels"] = labels
-    out["macro"] = {
-        key: float(np.mean([m[key] for m in labels.values()])) for key in ("precision", "recall", "f1")
-    }
+    out["macro"] = {key: float(np.mean([m[key] for m in labels.values()])) for key in ("precision", "recall", "f1")}
     out["ece"] = expected_calibration_error(probs, targets, mask, task, n_bins)
     out["reliability"] = reliability_table(probs, targets, mask, task, n_bins)
     return out
@@ -202,7 +213,9 @@ def markdown_tables(result: Mapping[str, Any], images: Mapping[str, str] | None 
         lines.append("| label | precision | recall | F1 | support |")
         lines.append("|---|---:|---:|---:|---:|")
         for label, row in m["labels"].items():
-            lines.append(f"| {label} | {_fmt(row['precision'])} | {_fmt(row['recall'])} | {_fmt(row['f1'])} | {row['support']} |")
+            lines.append(
+                f"| {label} | {_fmt(row['precision'])} | {_fmt(row['recall'])} | {_fmt(row['f1'])} | {row['support']} |"
+            )
         for avg in ("macro", "micro"):
             row = m[avg]
             lines.append(f"| *{avg}* | {_fmt(row['precision'])} | {_fmt(row['recall'])} | {_fmt(row['f1'])} | |")
@@ -292,7 +305,9 @@ def write_json(obj: Any, path: str | Path) -> Path:
     return path
 
 
-def write_report(result: Mapping[str, Any], out_dir: str | Path, *, title: str, stem: str = "evaluation") -> dict[str, Path]:
+def write_report(
+    result: Mapping[str, Any], out_dir: str | Path, *, title: str, stem: str = "evaluation"
+) -> dict[str, Path]:
     """Write ``<stem>.json``, ``<stem>.md`` and one reliability PNG per task into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -325,7 +340,13 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
         or "Predicts civic topics, sentiment and calls to action in Khmer Facebook posts and comments "
         "about public services (label definitions: LABELS.md). Runs on CPU with onnxruntime (int8)."
     )
-    lines += ["", "## Tasks and decision rules", "", "| task | type | labels | temperature | thresholds |", "|---|---|---|---:|---|"]
+    lines += [
+        "",
+        "## Tasks and decision rules",
+        "",
+        "| task | type | labels | temperature | thresholds |",
+        "|---|---|---|---:|---|",
+    ]
     for task in config.schema.tasks:
         if task.type == "multi_label":
             thr = ", ".join(f"{lab} {task.threshold_for(lab):.3f}" for lab in task.labels)
@@ -358,7 +379,12 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
     for split in ("test", "dev"):
         result = metrics.get(split)
         if result:
-            lines += [f"## Results on {split}", "", f"{result['n_texts']} texts; mean macro-F1 {_fmt(result['mean_macro_f1'])}.", ""]
+            lines += [
+                f"## Results on {split}",
+                "",
+                f"{result['n_texts']} texts; mean macro-F1 {_fmt(result['mean_macro_f1'])}.",
+                "",
+            ]
             lines.append(markdown_tables(result))
             break
     baseline = metrics.get("baseline")
@@ -368,7 +394,9 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
         lines.append("|---|---:|---:|")
         ours = (metrics.get("test") or {}).get("tasks", {})
         for name, m in baseline["test"]["tasks"].items():
-            lines.append(f"| {name} | {_fmt(ours.get(name, {}).get('macro', {}).get('f1', float('nan')))} | {_fmt(m.get('macro', {}).get('f1', float('nan')))} |")
+            model_f1 = ours.get(name, {}).get("macro", {}).get("f1", float("nan"))
+            base_f1 = m.get("macro", {}).get("f1", float("nan"))
+            lines.append(f"| {name} | {_fmt(model_f1)} | {_fmt(base_f1)} |")
         lines.append("")
     calibration = metrics.get("calibration")
     if calibration:
@@ -376,7 +404,8 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
         lines += [
             "## Calibration (temperature fitted on dev)",
             "",
-            "| task | temperature | dev ECE before | dev ECE after | dev NLL before | dev NLL after | test ECE before | test ECE after |",
+            "| task | temperature | dev ECE before | dev ECE after | dev NLL before | dev NLL after "
+            "| test ECE before | test ECE after |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, c in calibration.items():
@@ -389,7 +418,12 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
         lines.append("")
     agreement = metrics.get("agreement")
     if agreement:
-        lines += [f"## int8 ONNX vs the fp32 torch model ({agreement.get('n_texts', 0)} texts)", "", "| task | same decision | max abs probability difference |", "|---|---:|---:|"]
+        lines += [
+            f"## int8 ONNX vs the fp32 torch model ({agreement.get('n_texts', 0)} texts)",
+            "",
+            "| task | same decision | max abs probability difference |",
+            "|---|---:|---:|",
+        ]
         for name, a in agreement.get("tasks", {}).items():
             lines.append(f"| {name} | {_fmt(a['decision_agreement'])} | {_fmt(a['max_abs_prob_diff'])} |")
         lines.append("")
@@ -439,5 +473,7 @@ def classifier_probabilities(classifier: Any, texts: Sequence[str], batch_size: 
     out: dict[str, np.ndarray] = {}
     for task in classifier.schema.tasks:
         cols = ["true"] if task.type == "binary" else list(task.labels)
-        out[task.name] = np.array([[s.get(task.name, {}).get(c, float("nan")) for c in cols] for s in scores], dtype=np.float64)
+        out[task.name] = np.array(
+            [[s.get(task.name, {}).get(c, float("nan")) for c in cols] for s in scores], dtype=np.float64
+        )
     return out

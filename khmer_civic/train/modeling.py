@@ -202,7 +202,9 @@ def task_loss(
     if task.type == "binary":
         logits = logits.reshape(-1)
         targets = targets.reshape(-1)
-        per_row = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), pos_weight=weight, reduction="none")
+        per_row = F.binary_cross_entropy_with_logits(
+            logits, targets.to(logits.dtype), pos_weight=weight, reduction="none"
+        )
     else:
         per_row = F.binary_cross_entropy_with_logits(
             logits, targets.to(logits.dtype), pos_weight=weight, reduction="none"

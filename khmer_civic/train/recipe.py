@@ -48,8 +48,12 @@ def run_recipe(
         for split in ("dev", "test"):
             if data[split]:
                 baseline_results[split] = model.evaluate(data[split], groups=group_field)
-                write_report(baseline_results[split], run_dir / "reports", title=f"TF-IDF baseline: {split}",
-                             stem=f"baseline-{split}")
+                write_report(
+                    baseline_results[split],
+                    run_dir / "reports",
+                    title=f"TF-IDF baseline: {split}",
+                    stem=f"baseline-{split}",
+                )
         extra["baseline"] = {
             "method": "TF-IDF char_wb 1-4-grams + logistic regression per task/label, thresholds on dev",
             "fit_seconds": round(fit_seconds, 2),
@@ -171,33 +175,58 @@ def comparison_markdown(c: Mapping[str, Any]) -> str:
         )
     if c["groups"]:
         names = list(c["tasks"])
-        lines += ["", "Macro-F1 per provenance (transformer / baseline):", "",
-                  "| group | texts | " + " | ".join(names) + " |", "|---|---:|" + "---|" * len(names)]
+        lines += [
+            "",
+            "Macro-F1 per provenance (transformer / baseline):",
+            "",
+            "| group | texts | " + " | ".join(names) + " |",
+            "|---|---:|" + "---|" * len(names),
+        ]
         for group, g in c["groups"].items():
-            cells = [f"{_f(g['tasks'][n]['transformer_macro_f1'])} / {_f(g['tasks'][n]['baseline_macro_f1'])}" for n in names]
+            cells = [
+                f"{_f(g['tasks'][n]['transformer_macro_f1'])} / {_f(g['tasks'][n]['baseline_macro_f1'])}" for n in names
+            ]
             lines.append(f"| {group} | {g['texts']} | " + " | ".join(cells) + " |")
     agreement = c.get("agreement")
     if agreement:
-        lines += ["", f"torch fp32 vs int8 ONNX on {agreement['n_texts']} texts:", "",
-                  "| task | same decision | max abs prob diff |", "|---|---:|---:|"]
+        lines += [
+            "",
+            f"torch fp32 vs int8 ONNX on {agreement['n_texts']} texts:",
+            "",
+            "| task | same decision | max abs prob diff |",
+            "|---|---:|---:|",
+        ]
         for name, a in agreement["tasks"].items():
             lines.append(f"| {name} | {_f(a['decision_agreement'])} | {_f(a['max_abs_prob_diff'], 4)} |")
     calibration = c.get("calibration")
     if calibration:
-        lines += ["", "Temperature scaling (fitted on dev, figures on dev):", "",
-                  "| task | T | ECE before | ECE after |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "Temperature scaling (fitted on dev, figures on dev):",
+            "",
+            "| task | T | ECE before | ECE after |",
+            "|---|---:|---:|---:|",
+        ]
         for name, k in calibration.items():
             lines.append(f"| {name} | {_f(k['temperature'])} | {_f(k['ece_before'])} | {_f(k['ece_after'])} |")
     calibration_test = c.get("calibration_test")
     if calibration_test:
-        lines += ["", "The same temperatures on test (not used for fitting):", "",
-                  "| task | ECE before | ECE after |", "|---|---:|---:|"]
+        lines += [
+            "",
+            "The same temperatures on test (not used for fitting):",
+            "",
+            "| task | ECE before | ECE after |",
+            "|---|---:|---:|",
+        ]
         for name, k in calibration_test.items():
             lines.append(f"| {name} | {_f(k['ece_before'])} | {_f(k['ece_after'])} |")
     size, speed = c.get("size") or {}, c.get("speed") or {}
     lines += [""]
     if size:
-        lines.append(f"model.onnx: {size['model_onnx_bytes'] / 1e6:.1f} MB; model directory {size['model_dir_bytes'] / 1e6:.1f} MB.")
+        lines.append(
+            f"model.onnx: {size['model_onnx_bytes'] / 1e6:.1f} MB; "
+            f"model directory {size['model_dir_bytes'] / 1e6:.1f} MB."
+        )
     if speed:
         lines.append(
             f"One comment at a time on one thread (CivicClassifier.predict, {speed['texts']} texts): "

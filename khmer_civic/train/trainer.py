@@ -88,10 +88,26 @@ CLASS_WEIGHTING = ("none", "sqrt", "balanced")
 # Config fields that change what a resumed run would compute; the others (threads, logging,
 # patience ...) may differ between the interrupted run and its continuation.
 _RESUME_FIELDS = (
-    "base_model", "tasks", "max_length", "window_stride", "batch_size", "learning_rate",
-    "head_learning_rate", "epochs", "max_steps", "warmup_ratio", "weight_decay", "max_grad_norm",
-    "head_dropout", "freeze_embeddings", "class_weighting", "max_class_weight", "task_weights",
-    "seed", "num_layers", "bucket_batches",
+    "base_model",
+    "tasks",
+    "max_length",
+    "window_stride",
+    "batch_size",
+    "learning_rate",
+    "head_learning_rate",
+    "epochs",
+    "max_steps",
+    "warmup_ratio",
+    "weight_decay",
+    "max_grad_norm",
+    "head_dropout",
+    "freeze_embeddings",
+    "class_weighting",
+    "max_class_weight",
+    "task_weights",
+    "seed",
+    "num_layers",
+    "bucket_batches",
 )
 
 
@@ -253,7 +269,9 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, bucket_batches: int = 50) -> list[list[int]]:
+def length_bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, bucket_batches: int = 50
+) -> list[list[int]]:
     """Shuffled batches of similar lengths: shuffle, sort within buckets of
     ``batch_size * bucket_batches`` texts by length, cut into batches, shuffle the batches."""
     order = rng.permutation(len(lengths))
@@ -307,8 +325,15 @@ class Trainer:
     ) -> AnnotatedData:
         """Read and validate the splits (raises :class:`DataValidationError`)."""
         if not dev_files:
-            raise DataValidationError([Problem("<arguments>", None, "no dev file given: dev data chooses the "
-                                               "checkpoint, the temperatures and the thresholds")])
+            raise DataValidationError(
+                [
+                    Problem(
+                        "<arguments>",
+                        None,
+                        "no dev file given: dev data chooses the checkpoint, the temperatures and the thresholds",
+                    )
+                ]
+            )
         return load_annotations(train_files, dev_files, test_files, self.config.tasks)
 
     def _prepare(self, examples: list[Example], schema: ModelSchema, *, training: bool) -> _Split:
@@ -321,8 +346,10 @@ class Trainer:
                 lambda batch: {"ids": text_tokenizer.encode(batch["text"])}, batched=True, batch_size=1000
             )
             window_tokens = cfg.max_length - 2
-            windows = [[self.token_ids["bos_token_id"], *ids[:window_tokens], self.token_ids["eos_token_id"]]
-                       for ids in table["ids"]]
+            windows = [
+                [self.token_ids["bos_token_id"], *ids[:window_tokens], self.token_ids["eos_token_id"]]
+                for ids in table["ids"]
+            ]
             owners = np.arange(len(windows))
             weights = np.asarray([max(len(w) - 2, 1) for w in windows], dtype=np.float64)
         else:
@@ -363,14 +390,19 @@ class Trainer:
             groups.setdefault((is_head, no_decay), []).append(param)
         head_lr = cfg.head_learning_rate if cfg.head_learning_rate is not None else cfg.learning_rate
         param_groups = [
-            {"params": params, "lr": head_lr if is_head else cfg.learning_rate,
-             "weight_decay": 0.0 if no_decay else cfg.weight_decay}
+            {
+                "params": params,
+                "lr": head_lr if is_head else cfg.learning_rate,
+                "weight_decay": 0.0 if no_decay else cfg.weight_decay,
+            }
             for (is_head, no_decay), params in sorted(groups.items())
         ]
         return torch.optim.AdamW(param_groups, lr=cfg.learning_rate)
 
     @staticmethod
-    def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def _schedule(
+        optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int
+    ) -> torch.optim.lr_scheduler.LambdaLR:
         def factor(step: int) -> float:
             if step < warmup_steps:
                 return (step + 1) / max(warmup_steps, 1)
@@ -383,7 +415,9 @@ class Trainer:
     def predict_windows(self, split: _Split) -> WindowLogits:
         """Raw logits per window of a prepared split, with the window→text mapping."""
         assert self.model is not None
-        logits = predict_window_logits(self.model, split.windows, self.token_ids["pad_token_id"], self.config.eval_batch_size)
+        logits = predict_window_logits(
+            self.model, split.windows, self.token_ids["pad_token_id"], self.config.eval_batch_size
+        )
         return WindowLogits(logits, split.owners, split.weights, len(split.examples))
 
     def _evaluate(self, split: _Split, schema: ModelSchema, groups: str | None = None) -> dict[str, Any]:
@@ -401,7 +435,9 @@ class Trainer:
         staging = self.checkpoint_dir / f"{kind}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()}, str(staging / "model.safetensors"))
+        save_file(
+            {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}, str(staging / "model.safetensors")
+        )
         meta: dict[str, Any] = {
             "step": state.step,
             "best_score": state.best_score if math.isfinite(state.best_score) else None,
@@ -424,7 +460,11 @@ class Trainer:
                 optimizer_param_groups=opt_state["param_groups"],
                 scheduler={k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
                 python_random=_jsonable_random_state(random.getstate()),
-                numpy_random=[np_state[0], np_state[1].tolist(), *[float(x) if isinstance(x, float) else int(x) for x in np_state[2:]]],
+                numpy_random=[
+                    np_state[0],
+                    np_state[1].tolist(),
+                    *[float(x) if isinstance(x, float) else int(x) for x in np_state[2:]],
+                ],
             )
         (staging / "state.json").write_text(json.dumps(_plain(meta)) + "\n", encoding="utf-8")
         old = self.checkpoint_dir / f"{kind}.old"
@@ -523,11 +563,32 @@ class Trainer:
                 f"train {len(train.examples)} texts, dev {len(dev.examples)}; {steps_per_epoch} steps/epoch, "
                 f"{total_steps} steps; {n_trainable:,} trainable parameters; eval every {eval_every} steps"
             )
-            log.event("start", step=state.step, total_steps=total_steps, steps_per_epoch=steps_per_epoch,
-                      trainable_parameters=n_trainable, train=len(train.examples), dev=len(dev.examples))
+            log.event(
+                "start",
+                step=state.step,
+                total_steps=total_steps,
+                steps_per_epoch=steps_per_epoch,
+                trainable_parameters=n_trainable,
+                train=len(train.examples),
+                dev=len(dev.examples),
+            )
             if not state.stopped_early and state.step < total_steps:
-                self._loop(model, train, dev, schema, weights, optimizer, scheduler, state, log,
-                           total_steps, steps_per_epoch, eval_every, checkpoint_every, data_key)
+                self._loop(
+                    model,
+                    train,
+                    dev,
+                    schema,
+                    weights,
+                    optimizer,
+                    scheduler,
+                    state,
+                    log,
+                    total_steps,
+                    steps_per_epoch,
+                    eval_every,
+                    checkpoint_every,
+                    data_key,
+                )
             best = self.checkpoint_dir / "best"
             if (best / "model.safetensors").is_file():
                 self._load_model_weights(best)
@@ -537,9 +598,21 @@ class Trainer:
         return state
 
     def _loop(
-        self, model: MultiTaskClassifier, train: _Split, dev: _Split, schema: ModelSchema,
-        weights: Mapping[str, torch.Tensor | None], optimizer: Any, scheduler: Any, state: _LoopState,
-        log: RunLog, total_steps: int, steps_per_epoch: int, eval_every: int, checkpoint_every: int, data_key: str,
+        self,
+        model: MultiTaskClassifier,
+        train: _Split,
+        dev: _Split,
+        schema: ModelSchema,
+        weights: Mapping[str, torch.Tensor | None],
+        optimizer: Any,
+        scheduler: Any,
+        state: _LoopState,
+        log: RunLog,
+        total_steps: int,
+        steps_per_epoch: int,
+        eval_every: int,
+        checkpoint_every: int,
+        data_key: str,
     ) -> None:
         from tqdm import tqdm
 
@@ -578,11 +651,16 @@ class Trainer:
                     state.step += 1
                     running.append(float(loss.detach()))
                     bar.update(1)
-                    bar.set_postfix(loss=f"{np.mean(running[-cfg.log_every:]):.4f}")
+                    bar.set_postfix(loss=f"{np.mean(running[-cfg.log_every :]):.4f}")
                     if state.step % cfg.log_every == 0 or state.step == total_steps:
-                        log.event("step", step=state.step, epoch=state.step / steps_per_epoch,
-                                  loss=float(np.mean(running[-cfg.log_every:])), task_loss=parts,
-                                  lr=scheduler.get_last_lr()[0])
+                        log.event(
+                            "step",
+                            step=state.step,
+                            epoch=state.step / steps_per_epoch,
+                            loss=float(np.mean(running[-cfg.log_every :])),
+                            task_loss=parts,
+                            lr=scheduler.get_last_lr()[0],
+                        )
                     evaluated = False
                     if state.step % eval_every == 0 or state.step == total_steps:
                         self._dev_evaluation(dev, schema, state, log)
@@ -648,7 +726,12 @@ class Trainer:
         return result
 
     def _finish(
-        self, data: AnnotatedData, state: _LoopState, out_dir: str | Path | None, started: float, extra: Mapping[str, Any]
+        self,
+        data: AnnotatedData,
+        state: _LoopState,
+        out_dir: str | Path | None,
+        started: float,
+        extra: Mapping[str, Any],
     ) -> TrainResult:
         cfg = self.config
         assert self.model is not None
@@ -675,17 +758,31 @@ class Trainer:
                     "ece_after": test_result["tasks"][task.name].get("ece", float("nan")),
                 }
         result = TrainResult(
-            schema=calibrated, best_step=state.best_step, steps=state.step, stopped_early=state.stopped_early,
-            seconds=seconds, history=state.history, dev=dev_result, test=test_result, calibration=calibration,
-            run_dir=self.run_dir, calibration_test=calibration_test,
+            schema=calibrated,
+            best_step=state.best_step,
+            steps=state.step,
+            stopped_early=state.stopped_early,
+            seconds=seconds,
+            history=state.history,
+            dev=dev_result,
+            test=test_result,
+            calibration=calibration,
+            run_dir=self.run_dir,
+            calibration_test=calibration_test,
         )
         if out_dir is not None:
             self._export(data, result, Path(out_dir), extra)
         else:
             write_report(dev_result, self.run_dir / "reports", title=f"{cfg.name}: dev (torch)", stem="dev")
-        write_json(result.metrics or {"dev": dev_result, "test": test_result,
-                                      "calibration": {k: v.to_dict() for k, v in calibration.items()}},
-                   self.run_dir / "metrics.json")
+        write_json(
+            result.metrics
+            or {
+                "dev": dev_result,
+                "test": test_result,
+                "calibration": {k: v.to_dict() for k, v in calibration.items()},
+            },
+            self.run_dir / "metrics.json",
+        )
         return result
 
     def _export(self, data: AnnotatedData, result: TrainResult, out_dir: Path, extra: Mapping[str, Any]) -> None:
@@ -698,9 +795,16 @@ class Trainer:
         check_split = data["test"] or data["dev"]
         agreement_texts = [ex.text for ex in check_split[: cfg.agreement_texts]]
         exported = export_onnx(
-            self.model, self.tokenizer, staging, schema=result.schema, name=cfg.name, version=cfg.version,
-            max_length=cfg.max_length, window_stride=cfg.window_stride,
-            fp32_path=self.run_dir / "model.fp32.onnx", agreement_texts=agreement_texts,
+            self.model,
+            self.tokenizer,
+            staging,
+            schema=result.schema,
+            name=cfg.name,
+            version=cfg.version,
+            max_length=cfg.max_length,
+            window_stride=cfg.window_stride,
+            fp32_path=self.run_dir / "model.fp32.onnx",
+            agreement_texts=agreement_texts,
             batch_size=cfg.eval_batch_size,
         )
         runner = onnx_runner(staging)

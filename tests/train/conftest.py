@@ -26,8 +26,15 @@ CTA_CUE = ["សូម", "please"]
 
 def make_records(n: int, offset: int = 0, partial: bool = True) -> list[dict[str, Any]]:
     """``n`` LABELS.md records, deterministic, with some fields left null when ``partial``."""
-    topics_cycle = [["education"], ["health"], ["local_administration"], ["agriculture"], [], ["education", "health"],
-                    ["agriculture", "local_administration"]]
+    topics_cycle = [
+        ["education"],
+        ["health"],
+        ["local_administration"],
+        ["agriculture"],
+        [],
+        ["education", "health"],
+        ["agriculture", "local_administration"],
+    ]
     sentiments = ["negative", "neutral", "positive"]
     records = []
     for k in range(n):
@@ -85,14 +92,24 @@ def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("encoder") / "tiny-bert"
     backend = build_tiny_tokenizer()
     tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        cls_token="<s>", sep_token="</s>",
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
     )
     assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (BOS_ID, PAD_ID, EOS_ID)
     tokenizer.save_pretrained(out)
     config = transformers.BertConfig(
-        vocab_size=backend.get_vocab_size(), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=64, pad_token_id=PAD_ID,
+        vocab_size=backend.get_vocab_size(),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        pad_token_id=PAD_ID,
     )
     torch.manual_seed(0)
     transformers.BertModel(config, add_pooling_layer=False).save_pretrained(out)

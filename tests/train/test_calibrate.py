@@ -69,7 +69,7 @@ def test_choose_threshold_maximises_f1() -> None:
             continue
         t = choose_threshold(p, y, bounds=(0.0, 1.0))
 
-        def f1(th: float) -> float:
+        def f1(th: float, p: np.ndarray = p, y: np.ndarray = y) -> float:
             pred = p >= th
             tp = (pred & (y == 1)).sum()
             return 2 * tp / (pred.sum() + y.sum())
@@ -87,8 +87,10 @@ def test_choose_threshold_without_positives_and_bounds() -> None:
 
 
 def test_windows_are_folded_like_the_runtime() -> None:
-    logits = {"topics": np.array([[0.0, 2.0, -1.0], [3.0, -2.0, 0.0], [1.0, 1.0, 1.0]]),
-              "sentiment": np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, 2.0, 0.0]])}
+    logits = {
+        "topics": np.array([[0.0, 2.0, -1.0], [3.0, -2.0, 0.0], [1.0, 1.0, 1.0]]),
+        "sentiment": np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, 2.0, 0.0]]),
+    }
     windows = WindowLogits(logits, owners=np.array([0, 0, 1]), weights=np.array([3.0, 1.0, 5.0]), n_texts=2)
     topics = text_probabilities(windows, MULTI, 2.0)
     np.testing.assert_allclose(topics[0], sigmoid(np.array([3.0, 2.0, 0.0]) / 2))  # max over windows
@@ -101,7 +103,7 @@ def test_windows_are_folded_like_the_runtime() -> None:
 def test_ece_by_hand() -> None:
     probs = np.array([[0.05], [0.15], [0.95], [0.85]])
     y = np.array([0.0, 1.0, 1.0, 1.0])
-    # bins: [0,0.1): conf .05 acc 0 -> .05 ; [0.1,0.2): .15 vs 1 -> .85 ; [0.8,0.9): .85 vs 1 -> .15 ; [0.9,1]: .95 vs 1 -> .05
+    # gaps per bin: [0, .1) .05 vs 0; [.1, .2) .15 vs 1; [.8, .9) .85 vs 1; [.9, 1] .95 vs 1
     ece = expected_calibration_error(probs, y, np.ones(4), BINARY, n_bins=10)
     assert ece == pytest.approx((0.05 + 0.85 + 0.15 + 0.05) / 4)
     single = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])

@@ -53,7 +53,13 @@ def test_null_and_absent_fields_are_masked(tmp_path: Path) -> None:
         {"id": "a", "text": "សាលារៀន ល្អ", "topics": ["education"], "sentiment": None, "call_to_action": True},
         {"id": "b", "text": "health bad", "topics": None, "sentiment": "negative", "call_to_action": False},
         {"id": "c", "text": "ឃុំ notice", "topics": [], "sentiment": "neutral"},
-        {"id": "d", "text": "farm good", "topics": ["education", "health"], "sentiment": "positive", "call_to_action": None},
+        {
+            "id": "d",
+            "text": "farm good",
+            "topics": ["education", "health"],
+            "sentiment": "positive",
+            "call_to_action": None,
+        },
     ]
     data = load_annotations([write_jsonl(tmp_path / "t.jsonl", rows)])
     ex = data["train"]
@@ -75,10 +81,10 @@ def test_csv_cells(tmp_path: Path) -> None:
     path = tmp_path / "train.csv"
     path.write_text(
         "id,text,topics,sentiment,call_to_action,provenance\n"
-        'x1,សាលារៀន គ្រូ,education;health,negative,true,corpus\n'
+        "x1,សាលារៀន គ្រូ,education;health,negative,true,corpus\n"
         'x2,ឃុំ ល្អ,"[""local_administration""]",positive,0,authored\n'
         "x3,notice only,[],,no,corpus\n"
-        "x4,\"multi\nline health\",,neutral,,corpus\n",
+        'x4,"multi\nline health",,neutral,,corpus\n',
         encoding="utf-8",
     )
     data = load_annotations([path])
@@ -143,7 +149,9 @@ def test_one_class_task(tmp_path: Path) -> None:
 
 def test_fixed_label_never_positive(tmp_path: Path) -> None:
     rows = make_records(10, partial=False)
-    tasks = (TaskConfig("topics", "multi_label", ("agriculture", "education", "health", "local_administration", "water")),)
+    tasks = (
+        TaskConfig("topics", "multi_label", ("agriculture", "education", "health", "local_administration", "water")),
+    )
     with pytest.raises(DataValidationError) as exc:
         load_annotations([write_jsonl(tmp_path / "t.jsonl", rows)], tasks=tasks)
     assert "label 'water' is never positive in train" in str(exc.value)

@@ -16,8 +16,13 @@ from khmer_civic.train.evaluate import evaluate_predictions, write_model_card, w
 
 SCHEMA = ModelSchema(
     tasks=(
-        TaskSpec("topics", "multi_label", ("agriculture", "education", "health"), "topics",
-                 thresholds={"agriculture": 0.3, "education": 0.5, "health": 0.7}),
+        TaskSpec(
+            "topics",
+            "multi_label",
+            ("agriculture", "education", "health"),
+            "topics",
+            thresholds={"agriculture": 0.3, "education": 0.5, "health": 0.7},
+        ),
         TaskSpec("sentiment", "single_label", ("negative", "neutral", "positive"), "sentiment"),
         TaskSpec("call_to_action", "binary", ("false", "true"), "call_to_action", threshold=0.4),
     )
@@ -35,13 +40,15 @@ def _example(n: int = 60, seed: int = 1):
     cta_p = np.clip(cta_y * 0.4 + rng.random(n) * 0.6, 0, 1)
     gold = []
     for i in range(n):
-        gold.append({
-            "text": f"t{i}",
-            "topics": None if i % 9 == 0 else [SCHEMA["topics"].labels[j] for j in range(3) if topics_y[i, j]],
-            "sentiment": None if i % 7 == 0 else SCHEMA["sentiment"].labels[sent_y[i]],
-            "call_to_action": None if i % 5 == 0 else bool(cta_y[i]),
-            "provenance": "corpus" if i % 2 else "authored",
-        })
+        gold.append(
+            {
+                "text": f"t{i}",
+                "topics": None if i % 9 == 0 else [SCHEMA["topics"].labels[j] for j in range(3) if topics_y[i, j]],
+                "sentiment": None if i % 7 == 0 else SCHEMA["sentiment"].labels[sent_y[i]],
+                "call_to_action": None if i % 5 == 0 else bool(cta_y[i]),
+                "provenance": "corpus" if i % 2 else "authored",
+            }
+        )
     probs = {"topics": topics_p, "sentiment": sent_p, "call_to_action": cta_p}
     return gold, probs, (topics_y, sent_y, cta_y)
 
@@ -58,7 +65,11 @@ def test_metrics_equal_sklearn() -> None:
     assert m["n"] == keep.sum()
     p, r, f, s = sklearn_metrics.precision_recall_fscore_support(truth, pred, average=None, zero_division=0)
     for j, label in enumerate(SCHEMA["topics"].labels):
-        assert (m["labels"][label]["precision"], m["labels"][label]["recall"], m["labels"][label]["f1"]) == pytest.approx((p[j], r[j], f[j]))
+        assert (
+            m["labels"][label]["precision"],
+            m["labels"][label]["recall"],
+            m["labels"][label]["f1"],
+        ) == pytest.approx((p[j], r[j], f[j]))
         assert m["labels"][label]["support"] == s[j]
         tn, fp, fn, tp = sklearn_metrics.confusion_matrix(truth[:, j], pred[:, j]).ravel()
         assert m["confusion"][label] == {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
@@ -99,7 +110,11 @@ def test_groups_match_evaluating_each_group_alone() -> None:
 
 def test_task_without_annotation() -> None:
     gold = [{"text": "a", "topics": ["health"], "sentiment": None, "call_to_action": None}]
-    probs = {"topics": np.array([[0.1, 0.2, 0.9]]), "sentiment": np.array([[0.2, 0.3, 0.5]]), "call_to_action": np.array([0.9])}
+    probs = {
+        "topics": np.array([[0.1, 0.2, 0.9]]),
+        "sentiment": np.array([[0.2, 0.3, 0.5]]),
+        "call_to_action": np.array([0.9]),
+    }
     result = evaluate_predictions(gold, probs, SCHEMA)
     assert result["tasks"]["sentiment"] == {"type": "single_label", "n": 0}
     assert result["tasks"]["topics"]["exact_match"] == 1.0
@@ -119,11 +134,33 @@ def test_reports_and_model_card(tmp_path: Path) -> None:
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    config = ModelConfig(name="card-test", version="9.9", schema=SCHEMA, max_length=32, window_stride=16,
-                         pad_token_id=1, bos_token_id=0, eos_token_id=2, normalizer_version=1)
+    config = ModelConfig(
+        name="card-test",
+        version="9.9",
+        schema=SCHEMA,
+        max_length=32,
+        window_stride=16,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        normalizer_version=1,
+    )
     (model_dir / "config.json").write_text(json.dumps(config.to_dict()))
-    card = write_model_card(model_dir, {"test": result, "calibration": {
-        "topics": {"temperature": 1.5, "ece_before": 0.2, "ece_after": 0.05, "nll_before": 0.7, "nll_after": 0.6}}})
+    card = write_model_card(
+        model_dir,
+        {
+            "test": result,
+            "calibration": {
+                "topics": {
+                    "temperature": 1.5,
+                    "ece_before": 0.2,
+                    "ece_after": 0.05,
+                    "nll_before": 0.7,
+                    "nll_after": 0.6,
+                }
+            },
+        },
+    )
     text = card.read_text()
     f1 = result["tasks"]["call_to_action"]["labels"]["true"]["f1"]
     assert "# card-test 9.9" in text

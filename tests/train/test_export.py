@@ -20,8 +20,14 @@ from khmer_civic.train.modeling import MultiTaskClassifier, load_encoder, load_t
 
 SCHEMA = ModelSchema(
     tasks=(
-        TaskSpec("topics", "multi_label", ("agriculture", "education", "health"), "topics",
-                 temperature=1.3, thresholds={"agriculture": 0.4, "education": 0.5, "health": 0.6}),
+        TaskSpec(
+            "topics",
+            "multi_label",
+            ("agriculture", "education", "health"),
+            "topics",
+            temperature=1.3,
+            thresholds={"agriculture": 0.4, "education": 0.5, "health": 0.6},
+        ),
         TaskSpec("sentiment", "single_label", ("negative", "neutral", "positive"), "sentiment", temperature=0.8),
         TaskSpec("call_to_action", "binary", ("false", "true"), "call_to_action", threshold=0.45),
     )
@@ -65,8 +71,18 @@ def test_fp32_graph_matches_torch_on_padded_batches(model_and_tokenizer, tmp_pat
 def test_export_writes_the_model_directory(model_and_tokenizer, tmp_path: Path) -> None:
     model, tokenizer = model_and_tokenizer
     out, fp32 = tmp_path / "model", tmp_path / "run" / "model.fp32.onnx"
-    result = export_onnx(model, tokenizer, out, schema=SCHEMA, name="tiny-export", version="0.0.1", max_length=16,
-                         window_stride=8, fp32_path=fp32, agreement_texts=TEXTS)
+    result = export_onnx(
+        model,
+        tokenizer,
+        out,
+        schema=SCHEMA,
+        name="tiny-export",
+        version="0.0.1",
+        max_length=16,
+        window_stride=8,
+        fp32_path=fp32,
+        agreement_texts=TEXTS,
+    )
     assert fp32.is_file() and not list(out.glob("*.fp32.onnx"))
     assert {p.name for p in out.iterdir()} == {"model.onnx", "tokenizer.json", "config.json"}
 
@@ -113,8 +129,9 @@ def test_exported_model_loads_in_the_classifier(model_and_tokenizer, tmp_path: P
 def test_fp32_graph_may_not_go_into_the_model_directory(model_and_tokenizer, tmp_path: Path) -> None:
     model, tokenizer = model_and_tokenizer
     with pytest.raises(ValueError, match="outside the model directory"):
-        export_onnx(model, tokenizer, tmp_path, name="x", max_length=16, window_stride=8,
-                    fp32_path=tmp_path / "model.fp32.onnx")
+        export_onnx(
+            model, tokenizer, tmp_path, name="x", max_length=16, window_stride=8, fp32_path=tmp_path / "model.fp32.onnx"
+        )
 
 
 def test_schema_must_match_the_model(model_and_tokenizer, tmp_path: Path) -> None:

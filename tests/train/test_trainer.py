@@ -186,14 +186,18 @@ def test_null_labels_are_masked_in_the_loss() -> None:
     none_annotated = task_loss(torch.randn(2, 3, requires_grad=True), torch.tensor([0, 1]), torch.zeros(2), single)
     assert none_annotated.item() == 0.0
     total, parts = multitask_loss(
-        {"topics": cases[0][1], "sentiment": cases[1][1]}, {"topics": cases[0][2], "sentiment": cases[1][2]},
-        {"topics": mask, "sentiment": torch.zeros(4)}, ModelSchema((multi, single)),
+        {"topics": cases[0][1], "sentiment": cases[1][1]},
+        {"topics": cases[0][2], "sentiment": cases[1][2]},
+        {"topics": mask, "sentiment": torch.zeros(4)},
+        ModelSchema((multi, single)),
         task_weights={"topics": 2.0},
     )
     assert parts["sentiment"] == 0.0 and total.item() == pytest.approx(2 * parts["topics"], rel=1e-6)
 
 
-def test_layers_can_be_truncated_and_embeddings_frozen(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:
+def test_layers_can_be_truncated_and_embeddings_frozen(
+    tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path
+) -> None:
     encoder = load_encoder(tiny_encoder_dir, num_layers=1)
     assert len(encoder.encoder.layer) == 1 and encoder.config.num_hidden_layers == 1
     with pytest.raises(ValueError, match="num_layers"):
@@ -240,9 +244,24 @@ def test_recipe_command_smoke(tiny_encoder_dir: Path, splits_dir: Path, tmp_path
     config_path = config.to_json(tmp_path / "recipe.json")
     out, run = tmp_path / "model", tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "training" / "train_model.py"), "--config", str(config_path),
-         "--data-dir", str(splits_dir), "--out", str(out), "--run-dir", str(run), "--speed-texts", "5"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            str(REPO / "training" / "train_model.py"),
+            "--config",
+            str(config_path),
+            "--data-dir",
+            str(splits_dir),
+            "--out",
+            str(out),
+            "--run-dir",
+            str(run),
+            "--speed-texts",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {p.name for p in out.iterdir()} == LAYOUT
@@ -260,9 +279,22 @@ def test_recipe_command_smoke(tiny_encoder_dir: Path, splits_dir: Path, tmp_path
     write_jsonl(bad / "train.jsonl", [{"text": "x", "sentiment": 3}])
     write_jsonl(bad / "dev.jsonl", make_records(3))
     proc = subprocess.run(
-        [sys.executable, str(REPO / "training" / "train_model.py"), "--config", str(config_path),
-         "--data-dir", str(bad), "--out", str(tmp_path / "m2"), "--run-dir", str(tmp_path / "r2")],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            str(REPO / "training" / "train_model.py"),
+            "--config",
+            str(config_path),
+            "--data-dir",
+            str(bad),
+            "--out",
+            str(tmp_path / "m2"),
+            "--run-dir",
+            str(tmp_path / "r2"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert proc.returncode == 1 and "sentiment: expected a label string" in proc.stderr
     assert not (tmp_path / "m2").exists()

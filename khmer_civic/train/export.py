@@ -91,9 +91,8 @@ def export_fp32(model: MultiTaskClassifier, path: str | Path, *, opset: int = ON
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _OnnxWrapper(model).eval()
-    ids = torch.tensor([[0, 5, 6, 7, 2], [0, 5, 2, 1, 1]], dtype=torch.long).clamp(
-        max=model.encoder.config.vocab_size - 1
-    )
+    encoder_config: Any = model.encoder.config
+    ids = torch.tensor([[0, 5, 6, 7, 2], [0, 5, 2, 1, 1]], dtype=torch.long).clamp(max=encoder_config.vocab_size - 1)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.long)
     outputs = [t.output for t in model.schema.tasks]
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}

@@ -39,10 +39,12 @@ class MultiTaskClassifier(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.schema = schema
-        hidden = int(encoder.config.hidden_size)
+        encoder_config: Any = encoder.config  # a transformers PretrainedConfig
+        hidden = int(encoder_config.hidden_size)
         self.dropout = nn.Dropout(head_dropout)
         self.heads = nn.ModuleDict({task.name: nn.Linear(hidden, task.n_outputs) for task in schema.tasks})
         for head in self.heads.values():
+            assert isinstance(head, nn.Linear)
             nn.init.normal_(head.weight, std=0.02)
             nn.init.zeros_(head.bias)
 

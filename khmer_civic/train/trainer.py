@@ -455,7 +455,7 @@ class Trainer:
                 for key, value in values.items():
                     tensors[f"state.{index}.{key}"] = torch.as_tensor(value).detach().contiguous()
             save_file(tensors, str(staging / "optimizer.safetensors"))
-            np_state = np.random.get_state()
+            np_state: tuple[Any, ...] = tuple(np.random.get_state())
             meta.update(
                 optimizer_param_groups=opt_state["param_groups"],
                 scheduler={k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},

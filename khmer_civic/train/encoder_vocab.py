@@ -256,9 +256,11 @@ def cut_vocabulary(model: BertModel, tokenizer: PreTrainedTokenizerFast, kept_id
     backend = tokenizer.backend_tokenizer
     full_size = backend.get_vocab_size(with_added_tokens=True)
     cut = VocabularyCut(np.asarray(kept_ids, dtype=np.int64), full_size)
+    old_to_new = cut.old_to_new
     for token_id in (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id):
-        if token_id is not None and int(cut.to_new([token_id])[0]) != token_id:
-            raise ValueError(f"special id {token_id} would move to {cut.to_new([token_id])[0]}; keep it first")
+        if token_id is not None and int(old_to_new[token_id]) != token_id:
+            where = "be dropped" if old_to_new[token_id] < 0 else f"move to {old_to_new[token_id]}"
+            raise ValueError(f"special id {token_id} would {where}; keep the control pieces first")
     new_tokenizer = wrap_tokenizer(cut_tokenizer_model(backend, cut), model_max_length=tokenizer.model_max_length)
     return CutEncoder(cut_model(model, cut), new_tokenizer, cut)
 

@@ -7,69 +7,10 @@ Nothing here needs a network: the encoder is a randomly initialised ``BertModel`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-# Khmer and English cue words per label; a text is built from the cues of its labels.
-TOPIC_CUES = {
-    "education": ["សាលារៀន", "គ្រូ", "school"],
-    "health": ["មន្ទីរពេទ្យ", "health", "ពេទ្យ"],
-    "local_administration": ["ឃុំ", "commune", "មេភូមិ"],
-    "agriculture": ["ស្រូវ", "farm", "កសិករ"],
-}
-SENTIMENT_CUES = {"negative": ["អាក្រក់", "bad"], "neutral": ["ប្រកាស", "notice"], "positive": ["ល្អណាស់", "good"]}
-CTA_CUE = ["សូម", "please"]
-
-
-def make_records(n: int, offset: int = 0, partial: bool = True) -> list[dict[str, Any]]:
-    """``n`` LABELS.md records, deterministic, with some fields left null when ``partial``."""
-    topics_cycle = [
-        ["education"],
-        ["health"],
-        ["local_administration"],
-        ["agriculture"],
-        [],
-        ["education", "health"],
-        ["agriculture", "local_administration"],
-    ]
-    sentiments = ["negative", "neutral", "positive"]
-    records = []
-    for k in range(n):
-        i = k + offset
-        topics = topics_cycle[i % len(topics_cycle)]
-        sentiment = sentiments[(i // 2) % 3]
-        cta = i % 3 == 0
-        words = [TOPIC_CUES[t][i % len(TOPIC_CUES[t])] for t in topics]
-        words.append(SENTIMENT_CUES[sentiment][i % 2])
-        if cta:
-            words.append(CTA_CUE[i % 2])
-        words.append(f"n{i}")
-        record: dict[str, Any] = {
-            "id": f"r{i}",
-            "text": " ".join(words),
-            "topics": topics,
-            "sentiment": sentiment,
-            "call_to_action": cta,
-            "source": "fixture",
-            "provenance": "authored" if i % 2 else "corpus",
-        }
-        if partial and i % 5 == 1:
-            record["sentiment"] = None
-        if partial and i % 7 == 3:
-            record["topics"] = None
-        if partial and i % 6 == 4:
-            record["call_to_action"] = None
-        records.append(record)
-    return records
-
-
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    return path
+from train_fixtures import make_records, write_jsonl
 
 
 @pytest.fixture(scope="session")
@@ -114,33 +55,3 @@ def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     transformers.BertModel(config, add_pooling_layer=False).save_pretrained(out)
     return out
-
-
-def tiny_config(encoder_dir: Path, **overrides: Any) -> Any:
-    """A TrainConfig for the tiny encoder: short windows, a few fast steps, no progress bar."""
-    from khmer_civic.train.data import TaskConfig
-    from khmer_civic.train.trainer import TrainConfig
-
-    settings: dict[str, Any] = {
-        "base_model": str(encoder_dir),
-        "name": "tiny-civic",
-        "tasks": (
-            TaskConfig("topics", "multi_label"),
-            TaskConfig("sentiment", "single_label", ("negative", "neutral", "positive")),
-            TaskConfig("call_to_action", "binary"),
-        ),
-        "max_length": 16,
-        "window_stride": 8,
-        "batch_size": 8,
-        "eval_batch_size": 16,
-        "learning_rate": 3e-3,
-        "epochs": 3,
-        "eval_every": 4,
-        "early_stopping_patience": None,
-        "freeze_embeddings": False,
-        "threads": 1,
-        "progress": False,
-        "log_every": 2,
-    }
-    settings.update(overrides)
-    return TrainConfig(**settings)

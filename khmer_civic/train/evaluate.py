@@ -185,6 +185,17 @@ def _evaluate(gold: Sequence[Any], probs: Mapping[str, np.ndarray], schema: Mode
     }
 
 
+def summarize(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A short form of an evaluation result: averages and per-label figures, no plots or groups."""
+    tasks = {}
+    for name, m in result["tasks"].items():
+        keep = ("type", "n", "macro", "micro", "accuracy", "exact_match", "ece")
+        tasks[name] = {k: m[k] for k in keep if k in m}
+        if "labels" in m:
+            tasks[name]["labels"] = {label: dict(row) for label, row in m["labels"].items()}
+    return {"n_texts": result["n_texts"], "mean_macro_f1": result["mean_macro_f1"], "tasks": tasks}
+
+
 def selection_score(result: Mapping[str, Any]) -> float:
     """The number early stopping maximises: the mean over tasks of macro-F1."""
     value = result.get("mean_macro_f1", float("nan"))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from khmer_civic.train.baseline import TfidfBaseline
-from khmer_civic.train.evaluate import write_json, write_report
+from khmer_civic.train.evaluate import summarize, write_json, write_report
 from khmer_civic.train.trainer import TrainConfig, Trainer, TrainResult
 
 
@@ -58,7 +58,7 @@ def run_recipe(
             "method": "TF-IDF char_wb 1-4-grams + logistic regression per task/label, thresholds on dev",
             "fit_seconds": round(fit_seconds, 2),
             "thresholds": model.schema.to_list(),
-            **baseline_results,
+            **{split: summarize(r) for split, r in baseline_results.items()},
         }
 
     result = trainer.train(train_files, dev_files, out_dir, test_files=test_files, resume=resume, extra_metrics=extra)

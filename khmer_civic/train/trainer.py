@@ -223,7 +223,8 @@ class TrainResult:
     run_dir: Path
     model_dir: Path | None = None
     export: ExportResult | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)  # the model directory's metrics.json
+    run_metrics: dict[str, Any] = field(default_factory=dict)  # the same plus torch figures (run dir)
     calibration_test: dict[str, dict[str, float]] = field(default_factory=dict)  # test ECE before/after
 
 
@@ -775,7 +776,7 @@ class Trainer:
         else:
             write_report(dev_result, self.run_dir / "reports", title=f"{cfg.name}: dev (torch)", stem="dev")
         write_json(
-            result.metrics
+            result.run_metrics
             or {
                 "dev": dev_result,
                 "test": test_result,
@@ -823,7 +824,6 @@ class Trainer:
             "version": cfg.version,
             "test": onnx_results.get("test"),
             "dev": onnx_results.get("dev"),
-            "torch": {"dev": result.dev, "test": result.test},
             "calibration": {k: v.to_dict() for k, v in result.calibration.items()},
             "calibration_test": result.calibration_test or None,
             "agreement": exported.agreement.to_dict() if exported.agreement else None,
@@ -852,6 +852,7 @@ class Trainer:
         result.model_dir = out_dir
         result.export = dataclasses.replace(exported, model_dir=out_dir)
         result.metrics = metrics
+        result.run_metrics = {**metrics, "torch": {"dev": result.dev, "test": result.test}}
 
 
 def _seed_everything(seed: int) -> None:

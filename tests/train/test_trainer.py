@@ -52,6 +52,8 @@ def test_model_directory_layout_and_loading(trained) -> None:
     assert metrics["test"]["n_texts"] == 14 and set(metrics["test"]["groups"]) == {"authored", "corpus"}
     assert set(metrics["calibration"]) == {"topics", "sentiment", "call_to_action"}
     assert metrics["agreement"]["n_texts"] == 14
+    assert "torch" not in metrics  # torch-side figures stay in the run directory
+    assert "torch" in json.loads((root / "run" / "metrics.json").read_text(encoding="utf-8"))
     assert set(metrics["calibration_test"]) == {"topics", "sentiment", "call_to_action"}
     card = (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "agriculture" in card and f"{metrics['test']['mean_macro_f1']:.3f}" in card

@@ -238,7 +238,7 @@ def render(
         split_total = sum(len(v) for v in splits.values())
         out += [
             "",
-            f"Split sizes: " + ", ".join(f"{s} {len(splits[s])} ({_pct(len(splits[s]), split_total)})" for s in SPLIT_NAMES)
+            "Split sizes: " + ", ".join(f"{s} {len(splits[s])} ({_pct(len(splits[s]), split_total)})" for s in SPLIT_NAMES)
             + ". Splits are stratified by provenance and label signature, and texts that are the same or nearly the "
             "same (character 5-gram Jaccard ≥ 0.6 after normalisation) are kept in one split "
             "(`training/annotation/make_splits.py`).",
@@ -303,7 +303,7 @@ def render(
         "scenarios are narrower than the public's; they were also labelled by their writers, who knew the label "
         "they were aiming for.",
         f"- **Romanized Khmer is thin**: {romanized} authored texts ({_pct(romanized, len(authored))} of authored) "
-        f"and {romanized_corpus} corpus texts are written mainly in Latin letters (romanized Khmer or English); "
+        f"and {romanized_corpus} corpus text(s) are written mainly in Latin letters (romanized Khmer or English); "
         "real comments use romanized Khmer in many more spellings than a few writers produce.",
         f"- **Length**: corpus texts average {mean_len.get('corpus', 0):.0f} characters (single sentences or "
         f"paragraphs), authored texts {mean_len.get('authored', 0):.0f}.",

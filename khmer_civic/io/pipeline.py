@@ -1,0 +1,353 @@
+"""Run a table command (label, tokenize) over a whole file: chunks, workers, checkpoint, output.
+
+:func:`run_table` reads the input in chunks of ``chunk_size`` rows, has an annotator add its
+columns to each chunk, writes every finished chunk as a part file and records it in a
+checkpoint, and at the end assembles the parts into a temporary file that replaces the output
+in one ``os.replace``. Memory holds a few chunks at a time, whatever the size of the file.
+
+Workers. With ``workers > 1`` chunks are annotated in a pool of worker processes (started
+with ``spawn``); each worker loads the model once, runs onnxruntime with one intra-op thread,
+and gets whole chunks. At most two chunks per worker are in flight and results are taken in
+chunk order, so memory stays flat and the output does not depend on the number of workers.
+The main process reads, writes and keeps the books.
+
+Why processes rather than onnxruntime's intra-op threads: most of the time per row outside
+the matrix products is Python (normalisation, window bookkeeping, building rows), which
+threads cannot run in parallel, and on small batches of short comments onnxruntime's thread
+pool spends much of its time synchronising. On the 2-core development machine, with a model of
+the shipped shape (12 layers, hidden 384, int8), one process with two intra-op threads was
+*slower* than one process with one thread, while two single-threaded worker processes were
+the fastest setting measured (figures in benchmarks/README.md, "Batch labelling"). One
+thread per worker also keeps every chunk's scores bit-identical whatever ``--workers`` is.
+
+Resume. A run is identified by its settings (command, model, text column, chunk size, output
+format ...) and the sha256 of the input. ``resume=True`` continues a checkpointed run with the
+same settings from its first unfinished chunk; the chunk boundaries are the same, every chunk
+is computed the same way, and the output is assembled from the parts in order, so the result
+is byte for byte the file an uninterrupted run writes (XLSX: the same cells; its zip
+container carries a timestamp).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from khmer_civic.io.annotators import Annotator, Columns, Job
+from khmer_civic.io.checkpoint import Checkpoint, RunDirectory, differing_settings, fsync_file, input_fingerprint
+from khmer_civic.io.columns import TextColumnChoice, check_no_clash, find_text_column
+from khmer_civic.io.errors import ResumeError, TableError
+from khmer_civic.io.formats import TableFormat, output_format
+from khmer_civic.io.readers import RowProblem, SourceRow, TableReader, open_table
+from khmer_civic.io.writers import XLSX_MAX_ROWS, TableLayout, make_writer
+
+DEFAULT_CHUNK_SIZE = 2000
+MAX_DEFAULT_WORKERS = 8
+IN_FLIGHT_PER_WORKER = 2
+# Job fields that change where or how fast, not what, a run computes: a run may resume with others.
+_PLACE_ONLY = frozenset({"model_path", "intra_op_threads"})
+
+
+def default_workers() -> int:
+    """One worker per usable core, at most :data:`MAX_DEFAULT_WORKERS` (each holds a model)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to read, where to write, and how."""
+
+    input: Path
+    output: Path
+    text_column: str | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    workers: int = 1
+    resume: bool = False
+    mask_pii: bool = False
+    sheet: str | None = None
+    bom: bool = False
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise TableError(f"the chunk size must be at least 1 row, got {self.chunk_size}")
+        if self.workers < 1:
+            raise TableError(f"the number of workers must be at least 1, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run did; ``counts`` are the annotator's summary counts over all rows."""
+
+    input: Path
+    output: Path
+    text_column: TextColumnChoice
+    rows: int
+    rows_this_run: int
+    resumed_from_row: int
+    wall_seconds: float
+    workers: int
+    counts: Counter[str]
+    annotator_identity: dict[str, str]
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_this_run / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+class Progress:
+    """Progress display interface; the CLI passes a tqdm bar, tests and scripts pass nothing."""
+
+    def start(self, total: int | None, initial: int) -> None:
+        """Called once, before the first chunk."""
+
+    def advance(self, rows: int) -> None:
+        """Called after each chunk is written."""
+
+    def close(self) -> None:
+        """Called at the end, also on failure."""
+
+
+# ------------------------------------------------------------------------------ workers
+
+
+@cache
+def _worker_annotator(job: Job) -> Annotator:
+    """The annotator of ``job`` in this worker process, built on first use and kept."""
+    build: Any = job.build
+    return build(quiet=True)
+
+
+def annotate_in_worker(job: Job, texts: list[object]) -> Columns:
+    """Worker entry point: annotate one chunk's texts."""
+    return _worker_annotator(job).annotate(texts)
+
+
+def _texts(rows: Sequence[SourceRow], text_column: str) -> list[object]:
+    """The text cell of each row; ``None`` for rows that could not be read properly."""
+    return [
+        None if row.problem is not None or text_column in row.undecodable else row.values.get(text_column)
+        for row in rows
+    ]
+
+
+Chunk = tuple[int, list[SourceRow]]
+
+
+def annotate_chunks(
+    chunks: Iterator[Chunk], job: Job, annotator: Annotator, text_column: str, workers: int
+) -> Iterator[tuple[int, list[SourceRow], Columns]]:
+    """Annotate chunks in order, in this process (``workers == 1``) or in a process pool."""
+    if workers <= 1:
+        for index, rows in chunks:
+            yield index, rows, annotator.annotate(_texts(rows, text_column))
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pending: deque[tuple[int, list[SourceRow], Future[Columns]]] = deque()
+    try:
+        for index, rows in chunks:
+            pending.append((index, rows, pool.submit(annotate_in_worker, job, _texts(rows, text_column))))
+            if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
+                done_index, done_rows, future = pending.popleft()
+                yield done_index, done_rows, future.result()
+        while pending:
+            done_index, done_rows, future = pending.popleft()
+            yield done_index, done_rows, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+def _chunks(rows: Iterator[SourceRow], chunk_size: int, first_index: int) -> Iterator[Chunk]:
+    index = first_index
+    while batch := list(itertools.islice(rows, chunk_size)):
+        yield index, batch
+        index += 1
+
+
+def _finish_rows(
+    rows: Sequence[SourceRow],
+    columns: Columns,
+    status_column: str,
+    text_column: str,
+    mask: Callable[[str], str] | None,
+) -> list[dict[str, Any]]:
+    """Output rows: each input row's values, then the added columns; read problems go in the status."""
+    statuses = columns[status_column]
+    out: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        values = dict(row.values)
+        if mask is not None:
+            text = values.get(text_column)
+            if isinstance(text, str):
+                values[text_column] = mask(text)
+        if row.problem is not None:
+            statuses[i] = row.problem.value
+        elif text_column in row.undecodable:
+            statuses[i] = RowProblem.UNDECODABLE.value
+        for name, values_of_column in columns.items():
+            values[name] = values_of_column[i]
+        out.append(values)
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def run_table(
+    options: RunOptions,
+    job: Job,
+    *,
+    notify: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    progress: Progress | None = None,
+    annotator: Annotator | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Annotate every row of ``options.input`` and write ``options.output`` (see the module docstring).
+
+    ``notify`` receives one-line messages for the user (the text column chosen, a run being
+    resumed or discarded); ``progress`` is told about rows done; ``annotator`` is
+    ``job.build()`` when the caller already has it (it is built otherwise); ``after_chunk(index)`` runs
+    after each chunk is checkpointed (tests use it to interrupt a run). Raises
+    :class:`~khmer_civic.io.errors.TableError` for problems with the files or settings and
+    :class:`~khmer_civic.schema.ModelConfigError` for a bad model directory.
+    """
+    started = time.perf_counter()
+    progress = progress or Progress()
+    out_format = output_format(options.output)
+    if _same_file(options.input, options.output):
+        raise TableError(f"the output {options.output} is the input file; choose another output name")
+    if options.output.is_dir():
+        raise TableError(f"the output {options.output} is a directory; give a file name")
+    if not options.output.parent.is_dir():
+        raise TableError(f"the output folder {options.output.parent} does not exist")
+
+    with open_table(options.input, sheet=options.sheet) as reader:
+        choice = find_text_column(reader.columns, options.text_column, source=str(options.input))
+        if choice.auto:
+            notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")
+        if annotator is None:
+            build: Any = job.build
+            annotator = build()
+        added = annotator.added_columns
+        check_no_clash(reader.columns, [c.name for c in added], source=str(options.input))
+        total = reader.count_rows()
+        if out_format is TableFormat.XLSX and total > XLSX_MAX_ROWS:
+            raise TableError(
+                f"{options.input} has {total:,} rows and an XLSX sheet holds at most {XLSX_MAX_ROWS:,}; "
+                "write .csv, .jsonl or .parquet instead"
+            )
+        identity_of: Any = getattr(annotator, "identity", lambda: {})
+        identity: dict[str, str] = identity_of()
+        settings = {
+            "command": job.command,
+            # the model is identified by its content (annotator), not by where it lies
+            "job": {"type": type(job).__name__, **{k: v for k, v in vars(job).items() if k not in _PLACE_ONLY}},
+            "annotator": identity,
+            "text_column": choice.name,
+            "chunk_size": options.chunk_size,
+            "output_format": out_format.value,
+            "mask_pii": options.mask_pii,
+            "sheet": options.sheet,
+            "bom": options.bom,
+            "input": input_fingerprint(options.input),
+        }
+        run_dir = RunDirectory(options.output)
+        checkpoint = _open_checkpoint(run_dir, settings, options, notify)
+        layout = TableLayout(
+            original=tuple(reader.columns),
+            original_kinds=reader.column_kinds(),
+            added=tuple(added),
+            arrow_fields=tuple(reader.arrow_fields() or ()) or None,
+        )
+        writer = make_writer(out_format, layout, bom=options.bom)
+        start_row = checkpoint.rows_done
+        remaining_chunks = -(-(total - start_row) // options.chunk_size) if total > start_row else 0
+        workers = max(1, min(options.workers, remaining_chunks))
+        mask = None
+        if options.mask_pii:
+            from khmer_civic.text import mask_pii
+
+            mask = mask_pii
+        progress.start(total, start_row)
+        try:
+            chunks = _chunks(reader.rows(start_row), options.chunk_size, checkpoint.chunks_done)
+            for index, rows, columns in annotate_chunks(chunks, job, annotator, choice.name, workers):
+                finished = _finish_rows(rows, columns, annotator.status_column, choice.name, mask)
+                part = run_dir.part_path(index, writer.part_suffix)
+                temp = part.with_name(part.name + ".tmp")
+                writer.write_part(finished, temp)
+                fsync_file(temp)
+                os.replace(temp, part)
+                checkpoint.chunks_done = index + 1
+                checkpoint.rows_done += len(rows)
+                checkpoint.counts.update(annotator.count(columns))
+                run_dir.save(checkpoint)
+                progress.advance(len(rows))
+                if after_chunk is not None:
+                    after_chunk(index)
+        finally:
+            progress.close()
+
+    parts = run_dir.parts(checkpoint.chunks_done, writer.part_suffix)
+    assembled = run_dir.assembled_path
+    writer.assemble(parts, assembled)
+    fsync_file(assembled)
+    os.replace(assembled, options.output)
+    run_dir.remove()
+    return RunResult(
+        input=options.input,
+        output=options.output,
+        text_column=choice,
+        rows=checkpoint.rows_done,
+        rows_this_run=checkpoint.rows_done - start_row,
+        resumed_from_row=start_row,
+        wall_seconds=time.perf_counter() - started,
+        workers=workers,
+        counts=checkpoint.counts,
+        annotator_identity=identity,
+    )
+
+
+def _open_checkpoint(
+    run_dir: RunDirectory, settings: dict[str, Any], options: RunOptions, notify: Callable[[str], None]
+) -> Checkpoint:
+    """The checkpoint to continue (``--resume``) or a fresh one; discards stale runs."""
+    saved = run_dir.load() if run_dir.exists() else None
+    if options.resume and saved is not None:
+        changed = differing_settings(saved.settings, settings)
+        if changed:
+            raise ResumeError(
+                f"cannot resume the unfinished run for {options.output}: "
+                f"{', '.join(changed)} changed since it started; run again without --resume to start over"
+            )
+        run_dir.drop_parts_from(saved.chunks_done)
+        notify(f"resuming after {saved.rows_done:,} rows ({saved.chunks_done} chunks) already done")
+        return saved
+    if options.resume:
+        notify(f"nothing to resume for {options.output}; starting from the first row")
+    elif run_dir.path.exists():
+        done = f" ({saved.rows_done:,} rows done)" if saved is not None else ""
+        notify(f"discarding an unfinished run for {options.output}{done}; use --resume to continue one instead")
+    checkpoint = Checkpoint(settings=settings)
+    run_dir.start(checkpoint)
+    return checkpoint

@@ -1,0 +1,552 @@
+"""Streaming readers for CSV/TSV, JSON Lines, Parquet and XLSX tables.
+
+Every reader knows its column names before the first row is read and yields
+:class:`SourceRow` objects one at a time, so memory does not grow with the file:
+
+- **CSV/TSV** are read line by line with :mod:`csv` (quoted fields may hold newlines). The
+  encoding is UTF-8, UTF-8 with a byte-order mark, or UTF-16 with a byte-order mark; the
+  delimiter is sniffed among ``,`` ``;`` tab and ``|`` from the first 64 KiB. Every cell is kept
+  as a string, so ``007`` stays ``007``. Fully blank lines are not rows. A row with more or fewer
+  cells than the header is kept and flagged ``malformed_row``; a last row cut short by a
+  truncated file (no final line break, and an unclosed quote, missing cells, or a character cut
+  in half) is flagged ``unreadable_row``. Bytes that are not valid text become U+FFFD and the
+  row notes the columns they were in.
+- **JSON Lines**: one object per line. The column list is the union of the keys, in order of
+  first appearance, gathered in a first pass that also counts the rows; values keep their JSON
+  types. A line that is not a JSON object (broken, truncated, or an array) becomes a row
+  flagged ``unreadable_row``.
+- **Parquet** is read by record batches with pyarrow, skipping whole row groups on resume;
+  values keep their Arrow types and the output can reuse the input's schema.
+- **XLSX**: the active sheet (or ``sheet``), in openpyxl's read-only mode; the first row is
+  the header. Empty rows at the end of the sheet are dropped; empty rows in between are kept.
+
+A CSV/TSV or JSONL row count needs a pass over the file (:meth:`TableReader.count_rows`); Parquet
+and XLSX know theirs from metadata (:attr:`TableReader.total_rows`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import itertools
+import json
+import zipfile
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, TextIO
+from xml.etree.ElementTree import ParseError
+
+from khmer_civic.io.columns import unique_names
+from khmer_civic.io.errors import UnreadableTableError
+from khmer_civic.io.formats import TableFormat, input_format
+
+SNIFF_BYTES = 64 * 1024
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+REPLACEMENT = "\ufffd"
+# A post with a stray quote can swallow many lines into one field; the csv module's default
+# limit (128 KiB) would then abort the whole file instead of flagging one row.
+CSV_FIELD_LIMIT = 256 * 1024 * 1024
+
+
+class RowProblem(str, Enum):
+    """Why a row could not be read as it should (reported in ``label_status``)."""
+
+    UNREADABLE = "unreadable_row"  # a broken JSON line, a CSV row cut by truncation
+    MALFORMED = "malformed_row"  # a CSV row with more or fewer cells than the header
+    UNDECODABLE = "undecodable_text"  # the text cell held bytes that are not valid UTF-8/UTF-16
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One input row: its values by column, and what went wrong reading it, if anything."""
+
+    values: dict[str, Any]
+    problem: RowProblem | None = None
+    undecodable: frozenset[str] = field(default_factory=frozenset)
+
+
+class TableReader(ABC):
+    """A table opened for streaming. Use as a context manager or call :meth:`close`."""
+
+    format: TableFormat
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.columns: list[str] = []
+
+    @property
+    def total_rows(self) -> int | None:
+        """The number of rows when known without reading the data (Parquet, XLSX)."""
+        return None
+
+    def count_rows(self) -> int:
+        """The number of rows, reading the file once if the format has no row count."""
+        known = self.total_rows
+        if known is not None:
+            return known
+        return sum(1 for _ in self.rows())
+
+    @abstractmethod
+    def rows(self, start: int = 0) -> Iterator[SourceRow]:
+        """Rows in file order, from row number ``start`` (0-based, header excluded)."""
+
+    def column_kinds(self) -> dict[str, str]:
+        """Value kind of each column for typed outputs: ``string``, ``int``, ``float``, ``bool``.
+
+        Readers that keep native types override this; text formats hold strings only.
+        """
+        return {name: "string" for name in self.columns}
+
+    def arrow_fields(self) -> list[Any] | None:
+        """The input's own Arrow fields (Parquet only), to write the columns back with their types."""
+        return None
+
+    def close(self) -> None:
+        """Release the file (no-op for readers that open it per pass)."""
+
+    def __enter__(self) -> TableReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_table(path: str | Path, *, sheet: str | None = None) -> TableReader:
+    """Open an input table for streaming; its format comes from the extension (see formats.py).
+
+    Raises :class:`~khmer_civic.io.errors.TableError` subclasses for unsupported, unreadable,
+    empty or truncated files.
+    """
+    path = Path(path)
+    fmt = input_format(path)
+    if sheet is not None and fmt is not TableFormat.XLSX:
+        raise UnreadableTableError(f"--sheet applies to XLSX workbooks only, and {path} is {fmt.value}")
+    if fmt.is_delimited:
+        return DelimitedReader(path, fmt)
+    if fmt is TableFormat.JSONL:
+        return JsonLinesReader(path)
+    if fmt is TableFormat.PARQUET:
+        return ParquetReader(path)
+    return XlsxReader(path, sheet)
+
+
+# ------------------------------------------------------------------------------ text files
+
+
+def detect_encoding(head: bytes, path: Path) -> str:
+    """``utf-8-sig`` or ``utf-16`` when a byte-order mark says so, else ``utf-8``.
+
+    NUL bytes without a byte-order mark mean UTF-16 without a mark or a binary file: neither is
+    read, since guessing would garble every row.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise UnreadableTableError(
+            f"{path} holds NUL bytes: a binary file, or UTF-16 text without a byte-order mark; save it as UTF-8"
+        )
+    return "utf-8"
+
+
+def _read_sample(path: Path) -> tuple[str, str]:
+    """(encoding, decoded text of the first ``SNIFF_BYTES`` bytes, ending at a complete line)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise UnreadableTableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    encoding = detect_encoding(raw, path)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    complete_file = len(raw) < SNIFF_BYTES
+    text = decoder.decode(raw, final=complete_file)
+    if not complete_file and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
+    bad = text.count(REPLACEMENT)
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    if bad >= 8 and bad > 0.05 * non_ascii:
+        raise UnreadableTableError(
+            f"{path} is not UTF-8 text (nor UTF-16 with a byte-order mark); save it as UTF-8 and try again"
+        )
+    return encoding, text
+
+
+class _LineSource:
+    """Feeds lines to :func:`csv.reader` while noting what the reader needs to judge the last row."""
+
+    def __init__(self, handle: TextIO, quotechar: str) -> None:
+        self._handle = handle
+        self._quotechar = quotechar
+        self.last_line = ""
+        self.quotes = 0  # quote characters in the lines of the current record
+        self.replaced = False  # a line of the current record held an undecodable byte
+
+    def begin_record(self) -> None:
+        self.quotes = 0
+        self.replaced = False
+
+    def __iter__(self) -> _LineSource:
+        return self
+
+    def __next__(self) -> str:
+        line = self._handle.readline()
+        if not line:
+            raise StopIteration
+        self.last_line = line
+        self.quotes += line.count(self._quotechar)
+        if REPLACEMENT in line:
+            self.replaced = True
+        return line
+
+    @property
+    def ended_without_newline(self) -> bool:
+        return not self.last_line.endswith(("\n", "\r"))
+
+
+def sniff_delimiter(sample: str, preferred: str) -> str:
+    """The delimiter among ``, ; \\t |`` that splits the sample into the most consistent rows.
+
+    Candidates whose header has a single cell are ignored; ties go to ``preferred``, then to the
+    order above. A one-column file gets ``preferred``.
+    """
+    candidates = [preferred, *(d for d in DELIMITERS if d != preferred)]
+    best: tuple[float, int] | None = None
+    chosen = preferred
+    for delimiter in candidates:
+        try:
+            records = [r for r in itertools.islice(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), 200) if r]
+        except csv.Error:
+            continue
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        consistency = sum(len(r) == width for r in records) / len(records)
+        key = (consistency, width)
+        if best is None or key > best:
+            best, chosen = key, delimiter
+    return chosen
+
+
+class DelimitedReader(TableReader):
+    """CSV/TSV, read incrementally; every cell is a string (see the module docstring)."""
+
+    def __init__(self, path: Path, fmt: TableFormat = TableFormat.CSV) -> None:
+        super().__init__(path)
+        self.format = fmt
+        self.encoding, sample = _read_sample(path)
+        if not sample.strip():
+            raise UnreadableTableError(f"{path} is empty: no header row")
+        self.delimiter = sniff_delimiter(sample, "\t" if fmt is TableFormat.TSV else ",")
+        with contextlib.closing(self._records()) as records:
+            header = next(records, None)
+        if header is None:
+            raise UnreadableTableError(f"{path} is empty: no header row")
+        self.columns = unique_names(header[0])
+
+    def _open(self) -> TextIO:
+        try:
+            return open(self.path, encoding=self.encoding, errors="replace", newline="")
+        except OSError as exc:
+            raise UnreadableTableError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+
+    def _records(self) -> Iterator[tuple[list[str], bool, bool]]:
+        """(cells, broken, replaced) per non-blank record, header included.
+
+        ``broken``: the record could not be parsed, or is a last record cut short by truncation;
+        ``replaced``: one of its lines held undecodable bytes.
+        """
+        if csv.field_size_limit() < CSV_FIELD_LIMIT:
+            csv.field_size_limit(CSV_FIELD_LIMIT)
+        with self._open() as handle:
+            source = _LineSource(handle, '"')
+            reader = csv.reader(source, delimiter=self.delimiter)
+            pending: tuple[list[str], bool, int, bool] | None = None  # cells, broken, quotes, replaced
+            while True:
+                source.begin_record()
+                try:
+                    cells = next(reader)
+                    broken = False
+                except StopIteration:
+                    break
+                except csv.Error:
+                    cells, broken = [], True
+                except UnicodeError as exc:  # a decoder that cannot replace (should not happen)
+                    raise UnreadableTableError(f"{self.path}: cannot decode as {self.encoding}: {exc}") from exc
+                if not cells and not broken:
+                    continue  # a blank line is not a row
+                if pending is not None:
+                    yield pending[0], pending[1], pending[3]
+                pending = (cells, broken, source.quotes, source.replaced)
+            if pending is not None:
+                cells, broken, quotes, replaced = pending
+                if source.ended_without_newline and not broken:
+                    width = len(self.columns) if self.columns else len(cells)
+                    cut_char = bool(cells) and cells[-1].endswith(REPLACEMENT)
+                    broken = quotes % 2 == 1 or len(cells) < width or cut_char
+                yield cells, broken, replaced
+
+    def rows(self, start: int = 0) -> Iterator[SourceRow]:
+        columns = self.columns
+        width = len(columns)
+        records = self._records()
+        next(records, None)  # the header
+        for index, (cells, broken, replaced) in enumerate(records):
+            if index < start:
+                continue
+            problem: RowProblem | None = None
+            if broken:
+                problem = RowProblem.UNREADABLE
+            elif len(cells) != width:
+                problem = RowProblem.MALFORMED
+            if len(cells) < width:
+                cells = cells + [""] * (width - len(cells))
+            values = dict(zip(columns, cells))
+            undecodable: frozenset[str] = frozenset()
+            if replaced:
+                undecodable = frozenset(name for name, cell in values.items() if REPLACEMENT in cell)
+            yield SourceRow(values, problem, undecodable)
+
+    def count_rows(self) -> int:
+        return sum(1 for _ in self._records()) - 1
+
+
+def _json_kind(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    return "json"
+
+
+def merge_kinds(kinds: set[str]) -> str:
+    """One output kind for a column that held values of ``kinds`` (``string`` when they disagree)."""
+    if not kinds:
+        return "string"
+    if kinds <= {"int", "float"}:
+        return "float" if "float" in kinds else "int"
+    if len(kinds) == 1 and next(iter(kinds)) in ("bool", "string"):
+        return next(iter(kinds))
+    return "string"
+
+
+class JsonLinesReader(TableReader):
+    """JSON Lines; a first pass gathers the columns, their value kinds and the row count."""
+
+    format = TableFormat.JSONL
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.encoding, _ = _read_sample(path)
+        keys: dict[str, set[str]] = {}
+        count = 0
+        for line in self._lines():
+            count += 1
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                for key, value in obj.items():
+                    kinds = keys.setdefault(str(key), set())
+                    kind = _json_kind(value)
+                    if kind is not None:
+                        kinds.add(kind)
+        self.columns = list(keys)
+        self._kinds = {key: merge_kinds(kinds) for key, kinds in keys.items()}
+        self._count = count
+
+    def _lines(self) -> Iterator[str]:
+        try:
+            handle = open(self.path, encoding=self.encoding, errors="replace", newline="")
+        except OSError as exc:
+            raise UnreadableTableError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        with handle:
+            for line in handle:
+                if line.strip():
+                    yield line
+
+    @property
+    def total_rows(self) -> int | None:
+        return self._count  # known from the first pass made when opening
+
+    def column_kinds(self) -> dict[str, str]:
+        return dict(self._kinds)
+
+    def rows(self, start: int = 0) -> Iterator[SourceRow]:
+        for index, line in enumerate(self._lines()):
+            if index < start:
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                yield SourceRow({}, RowProblem.UNREADABLE)
+                continue
+            if not isinstance(obj, dict):
+                yield SourceRow({}, RowProblem.UNREADABLE)
+                continue
+            values = {str(k): v for k, v in obj.items()}
+            undecodable: frozenset[str] = frozenset()
+            if REPLACEMENT in line:
+                undecodable = frozenset(k for k, v in values.items() if isinstance(v, str) and REPLACEMENT in v)
+            yield SourceRow(values, None, undecodable)
+
+
+# ------------------------------------------------------------------------------ binary formats
+
+
+class ParquetReader(TableReader):
+    """Parquet by record batches; resuming skips whole row groups without decoding them."""
+
+    format = TableFormat.PARQUET
+    BATCH_ROWS = 4096
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            self._file = pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise UnreadableTableError(f"{path} is not a readable Parquet file (truncated?): {exc}") from exc
+        schema = self._file.schema_arrow
+        self.columns = unique_names(schema.names)
+        self._fields = [f.with_name(name) for f, name in zip(schema, self.columns)]
+
+    @property
+    def total_rows(self) -> int | None:
+        return int(self._file.metadata.num_rows)
+
+    def arrow_fields(self) -> list[Any] | None:
+        return list(self._fields)
+
+    def column_kinds(self) -> dict[str, str]:
+        return {name: "arrow" for name in self.columns}
+
+    def rows(self, start: int = 0) -> Iterator[SourceRow]:
+        import pyarrow as pa
+
+        metadata = self._file.metadata
+        first_group, skip = 0, start
+        while first_group < metadata.num_row_groups and skip >= metadata.row_group(first_group).num_rows:
+            skip -= metadata.row_group(first_group).num_rows
+            first_group += 1
+        groups = list(range(first_group, metadata.num_row_groups))
+        if not groups:
+            return
+        columns = self.columns
+        try:
+            for batch in self._file.iter_batches(batch_size=self.BATCH_ROWS, row_groups=groups, use_threads=False):
+                lists = [column.to_pylist() for column in batch.columns]
+                for values in zip(*lists):
+                    if skip:
+                        skip -= 1
+                        continue
+                    yield SourceRow(dict(zip(columns, values)))
+        except (OSError, pa.ArrowException) as exc:
+            raise UnreadableTableError(f"{self.path}: damaged Parquet data (truncated?): {exc}") from exc
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, OSError, ValueError)
+
+
+class XlsxReader(TableReader):
+    """The active sheet of a workbook (or ``sheet``), in openpyxl's read-only mode."""
+
+    format = TableFormat.XLSX
+
+    def __init__(self, path: Path, sheet: str | None = None) -> None:
+        super().__init__(path)
+        import openpyxl
+
+        try:
+            self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except _XLSX_ERRORS as exc:
+            raise UnreadableTableError(f"{path} is not a readable XLSX workbook (truncated?): {exc}") from exc
+        try:
+            if sheet is not None:
+                if sheet not in self._book.sheetnames:
+                    raise UnreadableTableError(
+                        f"{path} has no sheet {sheet!r}; sheets: {', '.join(repr(s) for s in self._book.sheetnames)}"
+                    )
+                self._sheet = self._book[sheet]
+            else:
+                active = self._book.active
+                self._sheet = active if active is not None else self._book.worksheets[0]
+            header = next(self._iter(min_row=1, max_row=1), None)
+        except UnreadableTableError:
+            self.close()
+            raise
+        if header is None or all(cell is None for cell in header):
+            self.close()
+            raise UnreadableTableError(f"{path}: the sheet {self._sheet.title!r} is empty (no header row)")
+        cells = list(header)
+        while cells and cells[-1] is None:
+            cells.pop()
+        self.columns = unique_names(cells)
+
+    def _iter(self, **bounds: int) -> Iterator[tuple[Any, ...]]:
+        try:
+            yield from self._sheet.iter_rows(values_only=True, **bounds)
+        except _XLSX_ERRORS as exc:
+            raise UnreadableTableError(f"{self.path}: damaged XLSX data (truncated?): {exc}") from exc
+
+    @property
+    def total_rows(self) -> int | None:
+        max_row = self._sheet.max_row
+        return max(int(max_row) - 1, 0) if max_row else None
+
+    def count_rows(self) -> int:
+        known = self.total_rows
+        return known if known is not None else sum(1 for _ in self.rows())
+
+    def rows(self, start: int = 0) -> Iterator[SourceRow]:
+        columns = self.columns
+        width = len(columns)
+        blank_run = 0  # empty rows seen but not yet yielded: dropped if nothing follows them
+        for cells in self._iter(min_row=2 + start):
+            if all(cell is None for cell in cells):
+                blank_run += 1
+                continue
+            for _ in range(blank_run):
+                yield SourceRow(dict.fromkeys(columns))
+            blank_run = 0
+            problem = RowProblem.MALFORMED if any(c is not None for c in cells[width:]) else None
+            values = dict(zip(columns, cells))
+            if len(cells) < width:
+                values.update(dict.fromkeys(columns[len(cells) :]))
+            yield SourceRow(values, problem)
+
+    def close(self) -> None:
+        self._book.close()
+
+
+__all__ = [
+    "DelimitedReader",
+    "JsonLinesReader",
+    "ParquetReader",
+    "RowProblem",
+    "SourceRow",
+    "TableReader",
+    "XlsxReader",
+    "detect_encoding",
+    "merge_kinds",
+    "open_table",
+    "sniff_delimiter",
+]

@@ -41,7 +41,7 @@ METADATA_WORDS: frozenset[str] = frozenset(
         "shares", "label", "labels", "topic", "topics", "sentiment", "source", "hash",
     }
 )  # fmt: skip
-_SPLIT = re.compile(r"[^\w]+|_+")
+_SPLIT = re.compile(r"[\s_.,;:/\\|()\[\]{}#@!?\"'+*&=<>~-]+")  # not \W: Khmer vowel signs are not \w
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 

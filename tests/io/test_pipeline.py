@@ -228,7 +228,7 @@ def test_xlsx_output_refuses_more_rows_than_a_sheet_holds(
     from khmer_civic.io import pipeline
 
     monkeypatch.setattr(pipeline, "XLSX_MAX_ROWS", len(IDS) - 1)
-    with pytest.raises(TableError, match="an XLSX sheet holds at most 11 rows; write .csv"):
+    with pytest.raises(TableError, match="has 12 rows and an XLSX sheet holds at most 11; write .csv"):
         _label(labeller, messy_csv, tmp_path / "out.xlsx")
     assert not (tmp_path / "out.xlsx").exists()
 

@@ -111,8 +111,9 @@ def check_no_clash(columns: Sequence[str], added: Sequence[str], *, source: str 
     """Refuse to add a column the input already has (e.g. when an output file is labelled again)."""
     clash = [name for name in added if name in set(columns)]
     if clash:
+        shown = ", ".join(repr(c) for c in clash[:4]) + (f" and {len(clash) - 4} more" if len(clash) > 4 else "")
         raise ColumnClashError(
-            f"{source} already has the column(s) {', '.join(repr(c) for c in clash)} that this command adds "
+            f"{source} already has the column(s) {shown} that this command adds "
             "(is it an output of khmer-civic?); rename or drop them first"
         )
 

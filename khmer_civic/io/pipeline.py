@@ -243,8 +243,6 @@ def run_table(
 
     with open_table(options.input, sheet=options.sheet) as reader:
         choice = find_text_column(reader.columns, options.text_column, source=str(options.input))
-        if choice.auto:
-            notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")
         if annotator is None:
             build: Any = job.build
             annotator = build()
@@ -256,6 +254,8 @@ def run_table(
                 f"{options.input} has {total:,} rows and an XLSX sheet holds at most {XLSX_MAX_ROWS:,}; "
                 "write .csv, .jsonl or .parquet instead"
             )
+        if choice.auto:
+            notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")
         identity_of: Any = getattr(annotator, "identity", lambda: {})
         identity: dict[str, str] = identity_of()
         settings = {

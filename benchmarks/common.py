@@ -120,6 +120,23 @@ def build_input_mix(texts: Sequence[str], seed: int = 0, long_share: float = LON
     return mix
 
 
+def labellable(texts: Sequence[str]) -> list[str]:
+    """Texts the classifier labels (others get a status and never reach a model, so they are left out)."""
+    from khmer_civic.model.runtime import prepare_input
+    from khmer_civic.schema import LabelStatus
+
+    return [t for t in texts if prepare_input(t)[0] is LabelStatus.OK]
+
+
+def token_counts(model_dir: Path, texts: Sequence[str]) -> list[int]:
+    """Tokens of each normalised text (no special tokens), with the model's tokenizer."""
+    from khmer_civic.model.tokenizer import TextTokenizer
+    from khmer_civic.text import normalize
+
+    tokenizer = TextTokenizer.from_file(model_dir / "tokenizer.json")
+    return [len(ids) for ids in tokenizer.encode([normalize(t) for t in texts])]
+
+
 def describe_lengths(texts: Sequence[str], token_counts: Sequence[int] | None = None) -> dict[str, Any]:
     """Share of texts per character band, character percentiles and, if given, token percentiles."""
     n = len(texts)

@@ -346,23 +346,6 @@ def build_fp32_model_dir(model_dir: Path, fp32_graph: Path, parent: Path) -> Pat
     return target
 
 
-def labellable(texts: Sequence[str]) -> list[str]:
-    """Texts the classifier labels (others get a status and never reach a model, so they are left out)."""
-    from khmer_civic.model.runtime import prepare_input
-    from khmer_civic.schema import LabelStatus
-
-    return [t for t in texts if prepare_input(t)[0] is LabelStatus.OK]
-
-
-def token_counts(model_dir: Path, texts: Sequence[str]) -> list[int]:
-    """Tokens of each normalised text (no special tokens), with the model's tokenizer."""
-    from khmer_civic.model.tokenizer import TextTokenizer
-    from khmer_civic.text import normalize
-
-    tokenizer = TextTokenizer.from_file(model_dir / "tokenizer.json")
-    return [len(ids) for ids in tokenizer.encode([normalize(t) for t in texts])]
-
-
 def normalisation_speed(texts: Sequence[str], repeats: int) -> dict[str, Any]:
     """Characters per second of ``normalize`` over ``texts`` (median of ``repeats`` passes)."""
     from khmer_civic.text import normalize
@@ -536,7 +519,7 @@ def run_orchestrator(args: argparse.Namespace) -> int:
         print(f"error: {model_dir} is not a model directory", file=sys.stderr)
         return 2
     test_texts = common.read_texts(Path(args.splits) / "test.jsonl")
-    mix = labellable(common.build_input_mix(test_texts, seed=args.seed))
+    mix = common.labellable(common.build_input_mix(test_texts, seed=args.seed))
     if args.limit:
         mix = mix[: args.limit]
     systems = [s for s in args.systems.split(",") if s]
@@ -581,7 +564,7 @@ def run_orchestrator(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "limit": args.limit,
         },
-        "inputs": common.describe_lengths(mix, token_counts(model_dir, mix)),
+        "inputs": common.describe_lengths(mix, common.token_counts(model_dir, mix)),
         "systems": {s: SYSTEM_TITLES[s] for s in systems},
         "skipped": skipped,
         "normalisation": normalisation_speed(test_texts, args.repeats),

@@ -1,0 +1,241 @@
+"""Test-split accuracy: the shipped transformer (int8 ONNX) against the TF-IDF baseline.
+
+    python benchmarks/accuracy.py [--model models/khmer-civic-e5-small] [--splits training/data/splits]
+
+The transformer is scored through ``CivicClassifier`` (what users run); the baseline is
+:class:`khmer_civic.train.baseline.TfidfBaseline`, fitted on the train split with its thresholds
+chosen on dev, exactly as the training recipe fits it. Both are scored by
+:func:`khmer_civic.train.evaluate.evaluate_predictions`, so the transformer's figures are the
+model card's (the script checks them against the model's metrics.json and says so). Reported per
+task: macro-F1, and F1 per topic; overall and per provenance (``corpus``: real public comments,
+``authored``: texts written for the project), with transformer − baseline differences.
+
+Writes ``benchmarks/results/accuracy.json`` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import common
+
+GROUP_FIELD = "provenance"
+SYSTEMS: tuple[str, str] = ("transformer", "baseline")
+
+
+def eval_batch_size(model_dir: Path, default: int = 64) -> int:
+    """The batch size the training recipe scored test with (int8 activations are quantised per
+    batch, so the same batches give the same figures to the last digit)."""
+    metrics = model_dir / "metrics.json"
+    if metrics.is_file():
+        config = json.loads(metrics.read_text(encoding="utf-8")).get("training", {}).get("config", {})
+        if isinstance(config.get("eval_batch_size"), int):
+            return int(config["eval_batch_size"])
+    return default
+
+
+def recipe_seed(model_dir: Path, default: int = 13) -> int:
+    """The seed the recipe gave the baseline (metrics.json), ``default`` when unknown."""
+    metrics = model_dir / "metrics.json"
+    if metrics.is_file():
+        training = json.loads(metrics.read_text(encoding="utf-8")).get("training", {})
+        seed = training.get("seed", (training.get("config") or {}).get("seed"))
+        if isinstance(seed, int):
+            return seed
+    return default
+
+
+def compact(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Macro/micro figures and per-label F1 of an evaluation, overall and per group."""
+
+    def one(r: Mapping[str, Any]) -> dict[str, Any]:
+        tasks = {}
+        for name, m in r["tasks"].items():
+            if "macro" not in m:
+                tasks[name] = {"n": m.get("n", 0)}
+                continue
+            tasks[name] = {
+                "n": m["n"],
+                "macro_f1": m["macro"]["f1"],
+                "micro_f1": m["micro"]["f1"],
+                "labels": {label: {"f1": v["f1"], "support": v["support"]} for label, v in m["labels"].items()},
+            }
+        return {"n_texts": r["n_texts"], "mean_macro_f1": r["mean_macro_f1"], "tasks": tasks}
+
+    out = {"overall": one(result)}
+    for group, r in sorted(result.get("groups", {}).items()):
+        out[group] = one(r)
+    return out
+
+
+def check_against_card(model_dir: Path, transformer: Mapping[str, Any]) -> dict[str, Any]:
+    """Largest gap between these macro-F1 figures and the test figures in the model's metrics.json."""
+    path = model_dir / "metrics.json"
+    if not path.is_file():
+        return {"checked": False, "why": "the model has no metrics.json"}
+    card = json.loads(path.read_text(encoding="utf-8")).get("test")
+    if not card:
+        return {"checked": False, "why": "metrics.json has no test figures"}
+    gaps = []
+    scopes = {"overall": card, **card.get("groups", {})}
+    for scope, figures in scopes.items():
+        ours = transformer.get(scope)
+        if ours is None:
+            continue
+        for name, m in figures.get("tasks", {}).items():
+            if "macro" in m and "macro_f1" in ours["tasks"].get(name, {}):
+                gaps.append(abs(m["macro"]["f1"] - ours["tasks"][name]["macro_f1"]))
+    same_n = card.get("n_texts") == transformer["overall"]["n_texts"]
+    return {
+        "checked": True,
+        "card_n_texts": card.get("n_texts"),
+        "same_texts": same_n,
+        "max_abs_macro_f1_gap": max(gaps) if gaps else None,
+        "matches": bool(same_n and gaps and max(gaps) < 1e-9),
+    }
+
+
+def table_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) -> list[list[str]]:
+    """Rows: texts, mean macro-F1, each task's macro-F1, and F1 per label of multi-label tasks."""
+    transformer, baseline = results["transformer"], results["baseline"]
+    overall = transformer["overall"]["tasks"]
+
+    def triple(getter: Any) -> list[str]:
+        cells = []
+        for scope in scopes:
+            a, b = getter(transformer[scope]), getter(baseline[scope])
+            diff = None if a is None or b is None else a - b
+            cells += [common.fmt(a, 3), common.fmt(b, 3), "–" if diff is None else f"{diff:+.3f}"]
+        return cells
+
+    def task_macro(name: str) -> Any:
+        return lambda s: s["tasks"].get(name, {}).get("macro_f1")
+
+    def label_f1(name: str, label: str) -> Any:
+        return lambda s: s["tasks"].get(name, {}).get("labels", {}).get(label, {}).get("f1")
+
+    rows = [["texts", *[c for scope in scopes for c in (common.fmt(transformer[scope]["n_texts"]), "", "")]]]
+    rows.append(["**mean macro-F1 over tasks**", *triple(lambda s: s["mean_macro_f1"])])
+    for name, m in overall.items():
+        rows.append([f"{name}: macro-F1", *triple(task_macro(name))])
+        labels = m.get("labels", {})
+        if name == "topics" or (len(labels) > 2 and name != "sentiment"):
+            for label in labels:
+                rows.append([f"{name} · {label} F1", *triple(label_f1(name, label))])
+    return rows
+
+
+def markdown_report(report: Mapping[str, Any]) -> str:
+    scopes = ["overall", *[s for s in report["results"]["transformer"] if s != "overall"]]
+    header = ["figure"]
+    for scope in scopes:
+        header += [f"{scope}: transformer", "baseline", "Δ"]
+    check = report["model_card_check"]
+    check_line = (
+        f"Transformer figures match the model's metrics.json: {'yes' if check.get('matches') else 'NO'}"
+        f" (largest macro-F1 gap {common.fmt(check.get('max_abs_macro_f1_gap'), 6)})."
+        if check.get("checked")
+        else f"Not checked against metrics.json: {check.get('why')}."
+    )
+    return (
+        f"{common.machine_line(report['machine'])}\n\n"
+        f"Test split `{report['test_file']}`: transformer = `{report['model']}` (int8 ONNX through "
+        f"CivicClassifier); baseline = TF-IDF char 1–4-grams + logistic regression, fitted on train "
+        f"({report['baseline']['train_texts']} texts, {report['baseline']['fit_s']:.1f} s), thresholds on dev. "
+        f"Δ = transformer − baseline. {check_line}\n\n"
+        + common.markdown_table(header, table_rows(report["results"], scopes))
+        + "\n"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from khmer_civic.model.classifier import CivicClassifier
+    from khmer_civic.train.baseline import TfidfBaseline
+    from khmer_civic.train.data import TaskConfig, load_annotations
+    from khmer_civic.train.evaluate import classifier_probabilities, evaluate_predictions
+
+    model_dir, splits = Path(args.model), Path(args.splits)
+    classifier = CivicClassifier.load(model_dir)
+    schema = classifier.schema
+    tasks = [TaskConfig(t.name, t.type, t.labels) for t in schema.tasks]
+    files = {name: splits / f"{name}.jsonl" for name in ("train", "dev", "test")}
+    data = load_annotations([files["train"]], [files["dev"]], [files["test"]], tasks=tasks)
+    test = data["test"]
+    if args.limit:
+        test = test[: args.limit]
+
+    batch_size = eval_batch_size(model_dir)
+    started = time.perf_counter()
+    probs = classifier_probabilities(classifier, [ex.text for ex in test], batch_size)
+    transformer_s = time.perf_counter() - started
+    transformer = evaluate_predictions(test, probs, schema, groups=GROUP_FIELD)
+
+    started = time.perf_counter()
+    baseline_model = TfidfBaseline(data.schema, seed=recipe_seed(model_dir)).fit(data["train"], data["dev"])
+    fit_s = time.perf_counter() - started
+    baseline = baseline_model.evaluate(test, groups=GROUP_FIELD)
+
+    results = {"transformer": compact(transformer), "baseline": compact(baseline)}
+    differences = {
+        scope: {
+            "mean_macro_f1": results["transformer"][scope]["mean_macro_f1"] - results["baseline"][scope]["mean_macro_f1"],
+            "tasks": {
+                name: t["macro_f1"] - results["baseline"][scope]["tasks"][name]["macro_f1"]
+                for name, t in results["transformer"][scope]["tasks"].items()
+                if "macro_f1" in t and "macro_f1" in results["baseline"][scope]["tasks"].get(name, {})
+            },
+        }
+        for scope in results["transformer"]
+        if scope in results["baseline"]
+    }
+    report = {
+        "benchmark": "accuracy",
+        "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:]),
+        "machine": common.machine_info(),
+        "model": common.relative(model_dir),
+        "model_name": classifier.config.name,
+        "model_version": classifier.config.version,
+        "test_file": common.relative(files["test"]),
+        "group_field": GROUP_FIELD,
+        "transformer": {"batch_size": batch_size, "scoring_s": transformer_s, "thresholds": schema.to_list()},
+        "baseline": {
+            "method": "TF-IDF char_wb 1-4-grams + logistic regression per task/label, thresholds on dev",
+            "train_texts": len(data["train"]),
+            "dev_texts": len(data["dev"]),
+            "fit_s": fit_s,
+            "thresholds": baseline_model.schema.to_list(),
+        },
+        "results": results,
+        "differences": differences,
+        "model_card_check": check_against_card(model_dir, results["transformer"]) if not args.limit else {
+            "checked": False,
+            "why": "--limit given",
+        },
+    }
+    path = common.write_results("accuracy", report, args.out)
+    print(markdown_report(report))
+    print(f"results: {common.relative(path)}", file=sys.stderr)
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=common.DEFAULT_MODEL_DIR, help="the int8 model directory")
+    parser.add_argument("--splits", type=Path, default=common.DEFAULT_SPLITS_DIR, help="dir with train/dev/test.jsonl")
+    parser.add_argument("--limit", type=int, default=0, help="score only the first N test texts (smoke runs)")
+    parser.add_argument("--out", type=Path, help="JSON output (default benchmarks/results/accuracy.json)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -48,7 +48,7 @@ from khmer_civic.io.checkpoint import Checkpoint, RunDirectory, differing_settin
 from khmer_civic.io.columns import TextColumnChoice, check_no_clash, find_text_column
 from khmer_civic.io.errors import ResumeError, TableError
 from khmer_civic.io.formats import TableFormat, output_format
-from khmer_civic.io.readers import RowProblem, SourceRow, TableReader, open_table
+from khmer_civic.io.readers import RowProblem, SourceRow, open_table
 from khmer_civic.io.writers import XLSX_MAX_ROWS, TableLayout, make_writer
 
 DEFAULT_CHUNK_SIZE = 2000

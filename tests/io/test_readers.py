@@ -206,3 +206,18 @@ def test_xlsx_sheet_choice_and_truncation(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) - 200])
     with pytest.raises(UnreadableTableError, match="XLSX"):
         open_table(path)
+
+
+def test_xlsx_without_dimension_counts_its_rows(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)  # such sheets carry no size: the rows are counted by reading
+    sheet = book.create_sheet("data")
+    sheet.append(["id", "text"])
+    for i in range(7):
+        sheet.append([i, f"row {i}"] if i != 3 else [i])
+    book.save(tmp_path / "unsized.xlsx")
+    with open_table(tmp_path / "unsized.xlsx") as reader:
+        assert reader.total_rows is None
+        assert reader.count_rows() == 7
+        assert [r.values["text"] for r in reader.rows(2)] == ["row 2", None, "row 4", "row 5", "row 6"]

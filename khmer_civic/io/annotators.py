@@ -49,13 +49,17 @@ class Annotator(Protocol):
         """Summary counts of a finished chunk (after read problems were put in the status)."""
         ...
 
+    def identity(self) -> dict[str, str]:
+        """What must not change between an interrupted run and its resumption (e.g. the model)."""
+        ...
+
 
 class Job(Protocol):
     """A picklable recipe for an annotator; equal jobs build equal annotators."""
 
     command: ClassVar[str]
 
-    def build(self) -> Annotator: ...
+    def build(self, *, quiet: bool = False) -> Annotator: ...
 
 
 def score_column(task_name: str, label: str | None = None) -> str:

@@ -49,7 +49,7 @@ from khmer_civic.io.columns import TextColumnChoice, check_no_clash, find_text_c
 from khmer_civic.io.errors import ResumeError, TableError
 from khmer_civic.io.formats import TableFormat, output_format
 from khmer_civic.io.readers import RowProblem, SourceRow, open_table
-from khmer_civic.io.writers import XLSX_MAX_ROWS, TableLayout, make_writer
+from khmer_civic.io.writers import XLSX_MAX_ROWS, PartWriter, TableLayout, make_writer
 
 DEFAULT_CHUNK_SIZE = 2000
 MAX_DEFAULT_WORKERS = 8
@@ -127,8 +127,7 @@ class Progress:
 @cache
 def _worker_annotator(job: Job) -> Annotator:
     """The annotator of ``job`` in this worker process, built on first use and kept."""
-    build: Any = job.build
-    return build(quiet=True)
+    return job.build(quiet=True)
 
 
 def annotate_in_worker(job: Job, texts: list[object]) -> Columns:
@@ -206,6 +205,33 @@ def _finish_rows(
     return out
 
 
+def _write_part(writer: PartWriter, rows: list[dict[str, Any]], part: Path) -> None:
+    """Write a part file under a temporary name, flush it to disk, then give it its name."""
+    temp = part.with_name(part.name + ".tmp")
+    writer.write_part(rows, temp)
+    fsync_file(temp)
+    os.replace(temp, part)
+
+
+def _run_settings(
+    options: RunOptions, job: Job, identity: dict[str, str], text_column: str, out_format: TableFormat
+) -> dict[str, Any]:
+    """Everything that decides the output's bytes; a run resumes only when these are unchanged."""
+    job_fields = {k: v for k, v in vars(job).items() if k not in _PLACE_ONLY}
+    return {
+        "command": job.command,
+        "job": {"type": type(job).__name__, **job_fields},
+        "annotator": identity,  # the model is identified by its content, not by where it lies
+        "text_column": text_column,
+        "chunk_size": options.chunk_size,
+        "output_format": out_format.value,
+        "mask_pii": options.mask_pii,
+        "sheet": options.sheet,
+        "bom": options.bom,
+        "input": input_fingerprint(options.input),
+    }
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return b.exists() and os.path.samefile(a, b)
@@ -244,8 +270,7 @@ def run_table(
     with open_table(options.input, sheet=options.sheet) as reader:
         choice = find_text_column(reader.columns, options.text_column, source=str(options.input))
         if annotator is None:
-            build: Any = job.build
-            annotator = build()
+            annotator = job.build()
         added = annotator.added_columns
         check_no_clash(reader.columns, [c.name for c in added], source=str(options.input))
         total = reader.count_rows()
@@ -256,21 +281,8 @@ def run_table(
             )
         if choice.auto:
             notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")
-        identity_of: Any = getattr(annotator, "identity", lambda: {})
-        identity: dict[str, str] = identity_of()
-        settings = {
-            "command": job.command,
-            # the model is identified by its content (annotator), not by where it lies
-            "job": {"type": type(job).__name__, **{k: v for k, v in vars(job).items() if k not in _PLACE_ONLY}},
-            "annotator": identity,
-            "text_column": choice.name,
-            "chunk_size": options.chunk_size,
-            "output_format": out_format.value,
-            "mask_pii": options.mask_pii,
-            "sheet": options.sheet,
-            "bom": options.bom,
-            "input": input_fingerprint(options.input),
-        }
+        identity = annotator.identity()
+        settings = _run_settings(options, job, identity, choice.name, out_format)
         run_dir = RunDirectory(options.output)
         checkpoint = _open_checkpoint(run_dir, settings, options, notify)
         layout = TableLayout(
@@ -282,7 +294,7 @@ def run_table(
         writer = make_writer(out_format, layout, bom=options.bom)
         start_row = checkpoint.rows_done
         remaining_chunks = -(-(total - start_row) // options.chunk_size) if total > start_row else 0
-        workers = max(1, min(options.workers, remaining_chunks))
+        workers = max(1, min(options.workers, remaining_chunks))  # no idle workers for small files
         mask = None
         if options.mask_pii:
             from khmer_civic.text import mask_pii
@@ -293,11 +305,7 @@ def run_table(
             chunks = _chunks(reader.rows(start_row), options.chunk_size, checkpoint.chunks_done)
             for index, rows, columns in annotate_chunks(chunks, job, annotator, choice.name, workers):
                 finished = _finish_rows(rows, columns, annotator.status_column, choice.name, mask)
-                part = run_dir.part_path(index, writer.part_suffix)
-                temp = part.with_name(part.name + ".tmp")
-                writer.write_part(finished, temp)
-                fsync_file(temp)
-                os.replace(temp, part)
+                _write_part(writer, finished, run_dir.part_path(index, writer.part_suffix))
                 checkpoint.chunks_done = index + 1
                 checkpoint.rows_done += len(rows)
                 checkpoint.counts.update(annotator.count(columns))

@@ -246,3 +246,17 @@ def test_killed_run_resumes_to_the_same_bytes(tiny_model_dir: Path, tmp_path: Pa
     assert "resuming after" in resumed.stderr
     assert output.read_bytes() == clean.read_bytes()
     assert not checkpoint.parent.exists()
+
+
+def test_label_run_imports_no_torch(tiny_model_dir: Path, tmp_path: Path, messy_csv: Path) -> None:
+    script = (
+        "import sys\n"
+        "from khmer_civic.cli import main\n"
+        f"sys.argv = ['khmer-civic', 'label', {str(messy_csv)!r}, '-o', {str(tmp_path / 'o.parquet')!r}, "
+        f"'--model', {str(tiny_model_dir)!r}, '-q']\n"
+        "try:\n    main()\nexcept SystemExit as exit_:\n    assert exit_.code in (0, None), exit_.code\n"
+        "print('HEAVY=' + ','.join(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY=\n" in result.stdout

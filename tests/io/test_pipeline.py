@@ -283,3 +283,29 @@ def test_model_is_loaded_once_per_run_in_process(tiny_model_dir: Path, tmp_path:
     monkeypatch.setattr(CivicClassifier, "load", classmethod(counting_load))
     run_table(RunOptions(messy_csv, tmp_path / "out.csv", chunk_size=2), LabelJob(str(tiny_model_dir)), notify=lambda _: None)
     assert len(loads) == 1
+
+
+def test_parquet_to_parquet_keeps_the_input_schema(labeller: Labeller, tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int32()),
+            "message": ["សាលារៀន", None],
+            "when": pa.array([dt.datetime(2024, 1, 1, 8), None], pa.timestamp("ms", tz="UTC")),
+            "tags": [["a", "b"], []],
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    _label(labeller, tmp_path / "in.parquet", tmp_path / "out.parquet")
+    out = pq.read_table(tmp_path / "out.parquet")
+    for field in table.schema:
+        assert out.schema.field(field.name).type == field.type
+    assert out.column("tags").to_pylist() == [["a", "b"], []]
+    assert out.column("label_status").to_pylist() == ["ok", "empty"]
+    _label(labeller, tmp_path / "in.parquet", tmp_path / "out.csv")
+    rows = read_output(tmp_path / "out.csv")
+    assert [r["when"] for r in rows] == ["2024-01-01T08:00:00+00:00", ""] and rows[0]["tags"] == '["a", "b"]'

@@ -117,16 +117,79 @@ def export_fp32(model: MultiTaskClassifier, path: str | Path, *, opset: int = ON
     return path
 
 
-def quantize_int8(fp32_path: str | Path, int8_path: str | Path, *, per_channel: bool = True) -> Path:
+def precision_sensitive_matmuls(model_path: str | Path, *, first_layers: int = 2) -> list[str]:
+    """MatMul nodes to keep out of int8: every feed-forward output projection, and the
+    feed-forward input projections of the first ``first_layers`` layers.
+
+    Found by shape, not by name: a constant 2-D weight with more rows than columns maps the
+    wide feed-forward activation back to the hidden size (1536 → 384 in e5-small); one with
+    more columns than rows is an up-projection, taken in graph order. The GELU activations
+    feeding the down-projections carry a few very large values, so one per-tensor int8 scale
+    is coarse for all the rest; the first layers' errors are carried through every later one.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    shapes = {init.name: tuple(init.dims) for init in graph.initializer}
+    down, up = [], []
+    for node in graph.node:
+        shape = shapes.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) > 1 else None
+        if shape is None or len(shape) != 2 or shape[0] == shape[1]:
+            continue
+        (down if shape[0] > shape[1] else up).append(node.name)
+    return down + up[:first_layers]
+
+
+def store_weights_fp16(model_path: str | Path, node_names: Sequence[str]) -> None:
+    """Rewrite the constant weights of ``node_names`` as float16 followed by a Cast to float32.
+
+    The graph computes exactly as before up to fp16 rounding of those weights (relative error
+    below 1e-3); the file holds them in half the bytes. onnxruntime folds the Cast at load.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(model_path))
+    graph = model.graph
+    inits = {init.name: init for init in graph.initializer}
+    wanted = set(node_names)
+    for node in list(graph.node):
+        if node.name not in wanted or node.input[1] not in inits:
+            continue
+        init = inits[node.input[1]]
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype("float16"), init.name + "_fp16")
+        graph.initializer.remove(init)
+        graph.initializer.append(half)
+        cast_out = init.name + "_as_fp32"
+        graph.node.insert(
+            list(graph.node).index(node),
+            helper.make_node("Cast", [half.name], [cast_out], to=onnx.TensorProto.FLOAT, name=init.name + "_cast"),
+        )
+        node.input[1] = cast_out
+    onnx.save(model, str(model_path))
+
+
+def quantize_int8(
+    fp32_path: str | Path, int8_path: str | Path, *, per_channel: bool = True, fp16_first_layers: int | None = 2
+) -> Path:
     """Dynamic quantisation to int8 weights (QInt8) with onnxruntime.
 
     ``per_channel`` gives each output column its own scale: on the e5 encoder it cut the mean
     logit error against fp32 by about a third for the same size and speed.
+    Unless ``fp16_first_layers`` is None, the MatMuls of :func:`precision_sensitive_matmuls`
+    stay unquantised, stored as float16. On the shipped model (1,517 dev+test texts),
+    quantising everything changed 2.5% of topic and 2.6% of sentiment decisions against the
+    fp32 graph; keeping these out changes 0.8% and 0.4%, for 8 MB more (45 MB in all).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     int8_path = Path(int8_path)
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=per_channel)
+    keep = [] if fp16_first_layers is None else precision_sensitive_matmuls(fp32_path, first_layers=fp16_first_layers)
+    quantize_dynamic(
+        str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=per_channel, nodes_to_exclude=keep
+    )
+    if keep:
+        store_weights_fp16(int8_path, keep)
     return int8_path
 
 

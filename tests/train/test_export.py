@@ -15,7 +15,13 @@ ort = pytest.importorskip("onnxruntime")
 from khmer_civic.model.config import load_config  # noqa: E402
 from khmer_civic.model.manifest import verify_manifest  # noqa: E402
 from khmer_civic.schema import ModelSchema, TaskSpec  # noqa: E402
-from khmer_civic.train.export import export_fp32, export_onnx, finalize_model_dir  # noqa: E402
+from khmer_civic.train.export import (  # noqa: E402
+    export_fp32,
+    export_onnx,
+    finalize_model_dir,
+    precision_sensitive_matmuls,
+    quantize_int8,
+)
 from khmer_civic.train.modeling import MultiTaskClassifier, load_encoder, load_tokenizer, pad_batch  # noqa: E402
 
 SCHEMA = ModelSchema(
@@ -139,3 +145,31 @@ def test_schema_must_match_the_model(model_and_tokenizer, tmp_path: Path) -> Non
     other = ModelSchema(tasks=(SCHEMA["sentiment"], SCHEMA["topics"], SCHEMA["call_to_action"]))
     with pytest.raises(ValueError, match="same order"):
         export_onnx(model, tokenizer, tmp_path / "m", schema=other, name="x", max_length=16, window_stride=8)
+
+
+def test_sensitive_layers_stay_float16_and_close_to_fp32(model_and_tokenizer, tmp_path: Path) -> None:
+    model, _ = model_and_tokenizer
+    fp32 = export_fp32(model, tmp_path / "m.fp32.onnx")
+    graph = onnx.load(str(fp32)).graph
+    n_layers = model.encoder.config.num_hidden_layers
+    keep = precision_sensitive_matmuls(fp32, first_layers=1)
+    assert len(keep) == n_layers + 1  # every down-projection, and the first layer's up-projection
+    shapes = {i.name: tuple(i.dims) for i in graph.initializer}
+    weights = {n.name: shapes[n.input[1]] for n in graph.node if n.name in keep}
+    assert sum(1 for s in weights.values() if s[0] > s[1]) == n_layers
+
+    mixed = quantize_int8(fp32, tmp_path / "mixed.onnx", fp16_first_layers=1)
+    plain = quantize_int8(fp32, tmp_path / "plain.onnx", fp16_first_layers=None)
+    mixed_graph = onnx.load(str(mixed)).graph
+    casts = [n for n in mixed_graph.node if n.op_type == "Cast"]
+    halves = [i for i in mixed_graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+    assert len(halves) == len(keep) and len(casts) >= len(keep)
+    assert not any(n.op_type == "Cast" and n.input[0].endswith("_fp16") for n in onnx.load(str(plain)).graph.node)
+
+    ids, mask = pad_batch([[0, 10, 11, 12, 2], [0, 20, 21, 2], [0, 30, 2]], pad_token_id=1)
+    feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feed)  # noqa: E731
+    reference, got = run(fp32), run(mixed)
+    for ref, out in zip(reference, got):
+        assert out.shape == ref.shape
+        np.testing.assert_allclose(out, ref, atol=0.5)  # int8 error, bounded

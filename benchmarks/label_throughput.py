@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,12 +114,53 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat, all cores)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds(extra_pids: Sequence[int] = ()) -> float:
+    """CPU seconds of this process, its waited-for children, and the live processes ``extra_pids``."""
+    total = sum(os.times()[:4])  # user, system, children's user, children's system
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in extra_pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+class OtherLoad:
+    """How many cores other programs kept busy while a measurement ran.
+
+    Figures measured on a shared machine are comparable only when this is close to 0.
+    """
+
+    def __init__(self, extra_pids: Sequence[int] = ()) -> None:
+        self.extra_pids = extra_pids
+        self.busy = busy_cpu_seconds()
+        self.own = own_cpu_seconds(extra_pids)
+        self.started = time.perf_counter()
+
+    def cores(self) -> float:
+        wall = time.perf_counter() - self.started
+        others = (busy_cpu_seconds() - self.busy) - (own_cpu_seconds(self.extra_pids) - self.own)
+        return max(others, 0.0) / wall
+
+
 def run_label(source: Path, output: Path, model: Path, workers: int, chunk_size: int) -> dict[str, float]:
     """Run the CLI once; wall time and the peak of the process tree's resident memory."""
     command = [
         sys.executable, "-m", "khmer_civic.cli", "label", str(source), "-o", str(output),
         "--model", str(model), "--workers", str(workers), "--chunk-size", str(chunk_size), "--no-progress", "-q",
     ]  # fmt: skip
+    load = OtherLoad()
     started = time.perf_counter()
     process = subprocess.Popen(command)
     peak = 0
@@ -138,10 +180,10 @@ def run_label(source: Path, output: Path, model: Path, workers: int, chunk_size:
     sampler.join()
     if code != 0:
         raise SystemExit(f"khmer-civic label failed with exit status {code}")
-    return {"wall": wall, "tree_peak_mib": peak / 1024}
+    return {"wall": wall, "tree_peak_mib": peak / 1024, "other_cores": load.cores()}
 
 
-def compare_designs(model: Path, texts: list[str], cores: int) -> list[tuple[str, float]]:
+def compare_designs(model: Path, texts: list[str], cores: int) -> list[tuple[str, float, float]]:
     """Rows/s of one session with ``cores`` intra-op threads versus ``cores`` single-thread workers."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
@@ -151,19 +193,26 @@ def compare_designs(model: Path, texts: list[str], cores: int) -> list[tuple[str
 
     chunks = [texts[i : i + 250] for i in range(0, len(texts), 250)]
     results = []
+
+    def timed(name: str, work: Callable[[], object], pids: Sequence[int] = ()) -> None:
+        load, started = OtherLoad(pids), time.perf_counter()
+        work()
+        wall = time.perf_counter() - started
+        results.append((name, len(texts) / wall, load.cores()))
+
     for threads in sorted({1, cores}):
         labeller = LabelJob(str(model), intra_op_threads=threads).build(quiet=True)
         labeller.annotate(texts[:20])
-        started = time.perf_counter()
-        for chunk in chunks:
-            labeller.annotate(chunk)
-        results.append((f"1 process, {threads} intra-op thread(s)", len(texts) / (time.perf_counter() - started)))
+        timed(f"1 process, {threads} intra-op thread(s)", lambda: [labeller.annotate(c) for c in chunks])
     job = LabelJob(str(model), intra_op_threads=1)
     with ProcessPoolExecutor(cores, mp_context=get_context("spawn")) as pool:
         list(pool.map(annotate_in_worker, [job] * cores, [texts[:20]] * cores))  # models loaded
-        started = time.perf_counter()
-        list(pool.map(annotate_in_worker, [job] * len(chunks), chunks))
-        results.append((f"{cores} worker processes, 1 thread each", len(texts) / (time.perf_counter() - started)))
+        pids = list(pool._processes)  # the workers, to count their CPU as ours
+        timed(
+            f"{cores} worker processes, 1 thread each",
+            lambda: list(pool.map(annotate_in_worker, [job] * len(chunks), chunks)),
+            pids,
+        )
     return results
 
 
@@ -208,12 +257,12 @@ def main() -> None:
 
         base = rows[0][1]["wall"]
         print()
-        print("| workers | wall time (s) | rows/s | speed-up | peak memory, all processes (MiB) |")
-        print("|---:|---:|---:|---:|---:|")
+        print("| workers | wall time (s) | rows/s | speed-up | peak memory, all processes (MiB) | cores taken by other programs |")
+        print("|---:|---:|---:|---:|---:|---:|")
         for workers, figures in rows:
             print(
                 f"| {workers} | {figures['wall']:.1f} | {args.rows / figures['wall']:,.0f} | "
-                f"{base / figures['wall']:.2f} | {figures['tree_peak_mib']:.0f} |"
+                f"{base / figures['wall']:.2f} | {figures['tree_peak_mib']:.0f} | {figures['other_cores']:.2f} |"
             )
         print()
         print(f"outputs identical across worker counts: {identical}; largest single process: {largest_child:.0f} MiB")
@@ -223,10 +272,10 @@ def main() -> None:
                 texts = [row["message"] for _, row in zip(range(2000), csv.DictReader(handle))]
             cores = max(args.workers)
             print()
-            print(f"| {len(texts):,} texts, model only (no file I/O) | rows/s |")
-            print("|---|---:|")
-            for name, rate in compare_designs(model, texts, cores):
-                print(f"| {name} | {rate:,.1f} |")
+            print(f"| {len(texts):,} texts, model only (no file I/O) | rows/s | cores taken by other programs |")
+            print("|---|---:|---:|")
+            for name, rate, others in compare_designs(model, texts, cores):
+                print(f"| {name} | {rate:,.1f} | {others:.2f} |")
 
 
 if __name__ == "__main__":

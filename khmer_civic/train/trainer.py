@@ -215,7 +215,7 @@ class TrainResult:
     best_step: int
     steps: int
     stopped_early: bool
-    seconds: float
+    seconds: float  # wall time of the training loop, summed over resumed runs
     history: list[dict[str, Any]]
     dev: dict[str, Any]
     test: dict[str, Any] | None
@@ -303,6 +303,7 @@ class _LoopState:
     evals_since_best: int = 0
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0  # time in the training loop, summed over resumed runs
 
 
 class Trainer:
@@ -446,6 +447,7 @@ class Trainer:
             "evals_since_best": state.evals_since_best,
             "stopped_early": state.stopped_early,
             "history": state.history,
+            "train_seconds": state.train_seconds,
             "config": self.config.fingerprint(),
             "data": data_key,
         }
@@ -518,6 +520,7 @@ class Trainer:
             evals_since_best=meta["evals_since_best"],
             stopped_early=meta["stopped_early"],
             history=meta["history"],
+            train_seconds=float(meta.get("train_seconds", 0.0)),
         )
 
     # ------------------------------------------------------------------ the loop
@@ -622,6 +625,7 @@ class Trainer:
         pad = self.token_ids["pad_token_id"]
         targets = {name: (torch.from_numpy(y), torch.from_numpy(m)) for name, (y, m) in train.targets.items()}
         bar = tqdm(total=total_steps, initial=state.step, disable=not cfg.progress, desc="training", unit="step")
+        loop_started, loop_seconds_before = time.time(), state.train_seconds
         running: list[float] = []
         model.train()
         try:
@@ -662,6 +666,7 @@ class Trainer:
                             task_loss=parts,
                             lr=scheduler.get_last_lr()[0],
                         )
+                    state.train_seconds = loop_seconds_before + (time.time() - loop_started)
                     evaluated = False
                     if state.step % eval_every == 0 or state.step == total_steps:
                         self._dev_evaluation(dev, schema, state, log)
@@ -763,7 +768,7 @@ class Trainer:
             best_step=state.best_step,
             steps=state.step,
             stopped_early=state.stopped_early,
-            seconds=seconds,
+            seconds=state.train_seconds or seconds,
             history=state.history,
             dev=dev_result,
             test=test_result,

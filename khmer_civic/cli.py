@@ -231,6 +231,13 @@ def _table_options(func: F) -> F:
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Windows per model call."
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="onnxruntime intra-op threads per worker (see benchmarks/README.md before raising it).",
+)
 @handle_errors
 def label(
     input_path: Path,
@@ -247,6 +254,7 @@ def label(
     model_path: Path | None,
     mask_pii: bool,
     batch_size: int,
+    threads: int,
 ) -> None:
     """Label every row of INPUT (CSV, TSV, JSONL, Parquet, XLSX) and write OUTPUT.
 
@@ -260,7 +268,9 @@ def label(
     from khmer_civic.io.summary import label_summary, render_label_summary
 
     output_format(output)  # an unknown output format fails before the model is loaded
-    job = LabelJob(model_path=str(model_path.resolve()) if model_path else None, batch_size=batch_size)
+    job = LabelJob(
+        model_path=str(model_path.resolve()) if model_path else None, batch_size=batch_size, intra_op_threads=threads
+    )
     try:
         annotator = job.build()
     except ModelConfigError as exc:

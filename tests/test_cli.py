@@ -260,3 +260,14 @@ def test_label_run_imports_no_torch(tiny_model_dir: Path, tmp_path: Path, messy_
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "HEAVY=\n" in result.stdout
+
+
+def test_threads_and_workers_do_not_change_the_bytes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", rows=[(str(i), f"{TEXTS[i % len(TEXTS)]} {i}", "") for i in range(30)])
+    outputs = []
+    for name, extra in (("a", ["--workers", 1]), ("b", ["--workers", 1, "--threads", 2]), ("c", ["--workers", 2])):
+        output = tmp_path / f"{name}.jsonl"
+        result = run("label", source, "-o", output, "--model", tiny_model_dir, "--chunk-size", 8, "-q", *extra)
+        assert result.exit_code == 0, result.output
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]

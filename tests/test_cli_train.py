@@ -90,33 +90,9 @@ def one_error_line(result: Result) -> str:
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tiny_model import BOS_ID, EOS_ID, PAD_ID, build_tiny_tokenizer
+    from train.train_fixtures import build_tiny_encoder
 
-    out = tmp_path_factory.mktemp("encoder") / "tiny-bert"
-    backend = build_tiny_tokenizer()
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        cls_token="<s>",
-        sep_token="</s>",
-    )
-    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (BOS_ID, PAD_ID, EOS_ID)
-    tokenizer.save_pretrained(out)
-    config = transformers.BertConfig(
-        vocab_size=backend.get_vocab_size(),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=130,
-        pad_token_id=PAD_ID,
-    )
-    torch.manual_seed(0)
-    transformers.BertModel(config, add_pooling_layer=False).save_pretrained(out)
-    return out
+    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert", max_positions=130)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from train_fixtures import make_records, write_jsonl
+from train_fixtures import build_tiny_encoder, make_records, write_jsonl
 
 
 @pytest.fixture(scope="session")
@@ -26,32 +26,6 @@ def splits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local Hugging Face BertModel directory (hidden 16, 2 layers) with a fast tokenizer."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    from tiny_model import BOS_ID, EOS_ID, PAD_ID, build_tiny_tokenizer
-
-    out = tmp_path_factory.mktemp("encoder") / "tiny-bert"
-    backend = build_tiny_tokenizer()
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        cls_token="<s>",
-        sep_token="</s>",
-    )
-    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (BOS_ID, PAD_ID, EOS_ID)
-    tokenizer.save_pretrained(out)
-    config = transformers.BertConfig(
-        vocab_size=backend.get_vocab_size(),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-        pad_token_id=PAD_ID,
-    )
-    torch.manual_seed(0)
-    transformers.BertModel(config, add_pooling_layer=False).save_pretrained(out)
-    return out
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert", max_positions=64)

@@ -93,3 +93,36 @@ def tiny_config(encoder_dir: Path, **overrides: Any) -> Any:
     }
     settings.update(overrides)
     return TrainConfig(**settings)
+
+
+def build_tiny_encoder(out: Path, *, max_positions: int = 64, seed: int = 0) -> Path:
+    """Save a tiny local Hugging Face encoder (BertModel, hidden 16, 2 layers) with a fast
+    tokenizer wrapping the tiny Unigram tokenizer of ``tests/tiny_model.py``."""
+    import torch
+    import transformers
+    from tiny_model import BOS_ID, EOS_ID, PAD_ID, build_tiny_tokenizer
+
+    backend = build_tiny_tokenizer()
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+    )
+    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (BOS_ID, PAD_ID, EOS_ID)
+    tokenizer.save_pretrained(out)
+    config = transformers.BertConfig(
+        vocab_size=backend.get_vocab_size(),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=max_positions,
+        pad_token_id=PAD_ID,
+    )
+    torch.manual_seed(seed)
+    transformers.BertModel(config, add_pooling_layer=False).save_pretrained(out)
+    return out

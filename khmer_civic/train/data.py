@@ -362,18 +362,9 @@ def load_annotations(
     if not files_by_split["train"]:
         problems.append(Problem("<arguments>", None, "no training file given"))
 
-    splits: dict[str, list[Example]] = {}
-    for split, files in files_by_split.items():
-        examples: list[Example] = []
-        for path in files:
-            raws, file_problems = read_raw_records(path)
-            problems.extend(file_problems)
-            for raw in raws:
-                ex = _parse_record(raw, tasks, problems)
-                if ex is not None:
-                    examples.append(ex)
-        if files:
-            splits[split] = examples
+    splits: dict[str, list[Example]] = {
+        split: _parse_files(files, tasks, problems) for split, files in files_by_split.items() if files
+    }
 
     _check_duplicates(splits, problems)
     schema = _build_schema(tasks, splits, problems)
@@ -540,8 +531,15 @@ def read_examples(paths: Iterable[str | Path], tasks: Sequence[TaskConfig] = DEF
     Labels are not checked against a label set; use :func:`load_annotations` for training.
     """
     problems: list[Problem] = []
+    examples = _parse_files(paths, tuple(tasks), problems)
+    if problems:
+        raise DataValidationError(problems)
+    return examples
+
+
+def _parse_files(paths: Iterable[str | Path], tasks: Sequence[TaskConfig], problems: list[Problem]) -> list[Example]:
+    """Every valid record of ``paths``, in order; problems are appended to ``problems``."""
     examples: list[Example] = []
-    tasks = tuple(tasks)
     for path in paths:
         raws, file_problems = read_raw_records(path)
         problems.extend(file_problems)
@@ -549,8 +547,6 @@ def read_examples(paths: Iterable[str | Path], tasks: Sequence[TaskConfig] = DEF
             ex = _parse_record(raw, tasks, problems)
             if ex is not None:
                 examples.append(ex)
-    if problems:
-        raise DataValidationError(problems)
     return examples
 
 

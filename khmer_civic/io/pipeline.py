@@ -6,19 +6,22 @@ checkpoint, and at the end assembles the parts into a temporary file that replac
 in one ``os.replace``. Memory holds a few chunks at a time, whatever the size of the file.
 
 Workers. With ``workers > 1`` chunks are annotated in a pool of worker processes (started
-with ``spawn``); each worker loads the model once, runs onnxruntime with one intra-op thread,
-and gets whole chunks. At most two chunks per worker are in flight and results are taken in
+with ``spawn``); each worker loads the model once, runs onnxruntime with ``--threads``
+intra-op threads (default one), and gets whole chunks. At most two chunks per worker are in flight and results are taken in
 chunk order, so memory stays flat and the output does not depend on the number of workers.
 The main process reads, writes and keeps the books.
 
-Why processes rather than onnxruntime's intra-op threads: most of the time per row outside
-the matrix products is Python (normalisation, window bookkeeping, building rows), which
-threads cannot run in parallel, and on small batches of short comments onnxruntime's thread
-pool spends much of its time synchronising. On the 2-core development machine, with a model of
-the shipped shape (12 layers, hidden 384, int8), one process with two intra-op threads was
-*slower* than one process with one thread, while two single-threaded worker processes were
-the fastest setting measured (figures in benchmarks/README.md, "Batch labelling"). One
-thread per worker also keeps every chunk's scores bit-identical whatever ``--workers`` is.
+Why processes rather than onnxruntime's intra-op threads (``--threads``, default 1): worker
+processes also run the Python part of the work (normalisation, window bookkeeping, building
+rows) in parallel, which threads cannot; they keep every chunk's scores identical whatever
+``--workers`` is; and they do not degrade when another program holds a core, whereas
+onnxruntime's intra-op threads spin while they wait for each other. Measured on the 2-core
+development machine with the shipped model (benchmarks/README.md, "Batch labelling"): with
+one core busy elsewhere, 1 process x 2 intra-op threads gave 0.72x the rows/s of 1 x 1, and
+2 processes x 1 thread 0.99x; in a run whose background load was not recorded, 2 workers
+labelled 4,000 comments 1.79x faster than 1 (no cleaner figure could be taken: the machine was
+shared the whole time). The price is memory: one model per worker (about 350 MiB each for the shipped
+model).
 
 Resume. A run is identified by its settings (command, model, text column, chunk size, output
 format ...) and the sha256 of the input. ``resume=True`` continues a checkpointed run with the

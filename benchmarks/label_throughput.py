@@ -88,7 +88,9 @@ def write_comments(path: Path, rows: int, seed: int) -> None:
         writer = csv.writer(handle)
         writer.writerow(["comment_id", "page", "created_time", "message"])
         for i in range(rows):
-            writer.writerow([f"{i:07d}", rng.choice(pages), f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", synthetic_comment(rng)])
+            writer.writerow(
+                [f"{i:07d}", rng.choice(pages), f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", synthetic_comment(rng)]
+            )
 
 
 def _tree_rss_kib(root: int) -> int:
@@ -242,7 +244,10 @@ def main() -> None:
         write_comments(source, args.rows, args.seed)
         size_mib = source.stat().st_size / 2**20
         print(f"model: {model_note}")
-        print(f"input: {args.rows:,} synthetic comments, {size_mib:.1f} MiB; chunk size {args.chunk_size}; cores {os.cpu_count()}")
+        print(
+            f"input: {args.rows:,} synthetic comments, {size_mib:.1f} MiB; "
+            f"chunk size {args.chunk_size}; cores {os.cpu_count()}"
+        )
 
         rows = []
         outputs = []
@@ -257,7 +262,10 @@ def main() -> None:
 
         base = rows[0][1]["wall"]
         print()
-        print("| workers | wall time (s) | rows/s | speed-up | peak memory, all processes (MiB) | cores taken by other programs |")
+        print(
+            "| workers | wall time (s) | rows/s | speed-up | peak memory, all processes (MiB) "
+            "| cores taken by other programs |"
+        )
         print("|---:|---:|---:|---:|---:|---:|")
         for workers, figures in rows:
             print(

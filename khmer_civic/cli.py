@@ -405,7 +405,9 @@ def info_lines(info: Mapping[str, Any], library_normalizer: int) -> list[str]:
 
 
 @cli.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model directory (default: the bundled model).")
+@click.option(
+    "--model", "model_path", type=click.Path(path_type=Path), help="Model directory (default: the bundled model)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @_debug_option
 @handle_errors

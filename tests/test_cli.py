@@ -16,7 +16,16 @@ from click.testing import CliRunner, Result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "io"))
 
-from messy_tables import IDS, STATUSES, TEXTS, messy_records, read_output, write_csv, write_parquet, write_xlsx  # noqa: E402
+from messy_tables import (
+    IDS,
+    STATUSES,
+    TEXTS,
+    messy_records,
+    read_output,
+    write_csv,
+    write_parquet,
+    write_xlsx,
+)  # noqa: E402
 
 from khmer_civic import cli as cli_module  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
@@ -38,10 +47,14 @@ def messy_csv(tmp_path: Path) -> Path:
     return write_csv(tmp_path / "messy.csv", header=("id", "comment_text"))
 
 
-def test_label_finds_the_column_writes_the_output_and_summarises(tiny_model_dir: Path, tmp_path: Path, messy_csv: Path) -> None:
+def test_label_finds_the_column_writes_the_output_and_summarises(
+    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path
+) -> None:
     output = tmp_path / "out.csv"
     summary_path = tmp_path / "summary.json"
-    result = run("label", messy_csv, "-o", output, "--model", tiny_model_dir, "--summary", summary_path, "--chunk-size", 5)
+    result = run(
+        "label", messy_csv, "-o", output, "--model", tiny_model_dir, "--summary", summary_path, "--chunk-size", 5
+    )
     assert result.exit_code == 0, result.output
     assert "text column: 'comment_text' (found by name; use --text-column to pick another)" in result.stderr
     rows = read_output(output)
@@ -57,8 +70,12 @@ def test_label_finds_the_column_writes_the_output_and_summarises(tiny_model_dir:
     assert result.stdout == ""  # stdout stays clean for pipes
 
 
-def test_named_text_column_says_nothing_and_quiet_says_nothing(tiny_model_dir: Path, tmp_path: Path, messy_csv: Path) -> None:
-    result = run("label", messy_csv, "-o", tmp_path / "o.jsonl", "--model", tiny_model_dir, "--text-column", "COMMENT_TEXT")
+def test_named_text_column_says_nothing_and_quiet_says_nothing(
+    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path
+) -> None:
+    result = run(
+        "label", messy_csv, "-o", tmp_path / "o.jsonl", "--model", tiny_model_dir, "--text-column", "COMMENT_TEXT"
+    )
     assert result.exit_code == 0 and "text column" not in result.stderr
     result = run("label", messy_csv, "-o", tmp_path / "o.jsonl", "--model", tiny_model_dir, "-q")
     assert result.exit_code == 0 and result.stderr == ""
@@ -84,7 +101,9 @@ def _truncated(path: Path) -> Path:
         ("labelled twice", r"already has the column\(s\) 'topics'"),
     ],
 )
-def test_usage_errors_exit_2_with_one_line(tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, case: str, pattern: str) -> None:
+def test_usage_errors_exit_2_with_one_line(
+    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, case: str, pattern: str
+) -> None:
     source, output, model = messy_csv, tmp_path / "out.csv", tiny_model_dir
     extra: list[Any] = []
     if case == "missing column":
@@ -133,7 +152,9 @@ def test_unexpected_failure_exits_1_with_a_hint_and_debug_shows_it(
         assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)  # raised: traceback shown
 
 
-def test_interrupt_exits_130_and_points_to_resume(tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_exits_130_and_points_to_resume(
+    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
@@ -240,7 +261,10 @@ def test_killed_run_resumes_to_the_same_bytes(tiny_model_dir: Path, tmp_path: Pa
     assert not output.exists()
 
     resumed = subprocess.run(
-        _cli_command("label", source, "-o", output, *common[:-1], "--resume"), capture_output=True, text=True, timeout=300
+        _cli_command("label", source, "-o", output, *common[:-1], "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after" in resumed.stderr

@@ -83,7 +83,11 @@ def label_columns(schema: ModelSchema) -> list[AddedColumn]:
 def model_digest(model_dir: Path) -> str:
     """A short digest identifying a model directory's content (from its manifest, else its files)."""
     digest = hashlib.sha256()
-    names = ["manifest.json"] if (model_dir / "manifest.json").is_file() else ["config.json", "model.onnx", "tokenizer.json"]
+    names = (
+        ["manifest.json"]
+        if (model_dir / "manifest.json").is_file()
+        else ["config.json", "model.onnx", "tokenizer.json"]
+    )
     for name in names:
         path = model_dir / name
         if path.is_file():

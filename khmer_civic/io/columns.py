@@ -61,7 +61,9 @@ class TextColumnChoice:
     auto: bool
 
 
-def find_text_column(columns: Sequence[str], requested: str | None = None, *, source: str = "the input") -> TextColumnChoice:
+def find_text_column(
+    columns: Sequence[str], requested: str | None = None, *, source: str = "the input"
+) -> TextColumnChoice:
     """Pick the text column among ``columns``.
 
     ``requested`` (``--text-column``) must match a column exactly, or, failing that, without

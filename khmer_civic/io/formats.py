@@ -107,7 +107,9 @@ def input_format(path: str | Path) -> TableFormat:
         if head != _ZIP_MAGIC:
             raise UnreadableTableError(f"{path} is not an XLSX workbook (truncated, or another format)")
     elif head == _ZIP_MAGIC:
-        raise UnreadableTableError(f"{path} is a zip archive (an XLSX workbook?), not {fmt.value} text; rename it .xlsx")
+        raise UnreadableTableError(
+            f"{path} is a zip archive (an XLSX workbook?), not {fmt.value} text; rename it .xlsx"
+        )
     elif head == _PARQUET_MAGIC:
         raise UnreadableTableError(f"{path} is a Parquet file, not {fmt.value} text; rename it .parquet")
     return fmt

@@ -7,8 +7,9 @@ in one ``os.replace``. Memory holds a few chunks at a time, whatever the size of
 
 Workers. With ``workers > 1`` chunks are annotated in a pool of worker processes (started
 with ``spawn``); each worker loads the model once, runs onnxruntime with ``--threads``
-intra-op threads (default one), and gets whole chunks. At most two chunks per worker are in flight and results are taken in
-chunk order, so memory stays flat and the output does not depend on the number of workers.
+intra-op threads (default one), and gets whole chunks. At most two chunks per worker are in
+flight and results are taken in chunk order, so memory stays flat and the output does not
+depend on the number of workers.
 The main process reads, writes and keeps the books.
 
 Why processes rather than onnxruntime's intra-op threads (``--threads``, default 1): worker

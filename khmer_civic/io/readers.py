@@ -221,7 +221,9 @@ def sniff_delimiter(sample: str, preferred: str) -> str:
     chosen = preferred
     for delimiter in candidates:
         try:
-            records = [r for r in itertools.islice(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), 200) if r]
+            records = [
+                r for r in itertools.islice(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), 200) if r
+            ]
         except csv.Error:
             continue
         if not records or len(records[0]) < 2:

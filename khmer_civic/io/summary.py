@@ -62,9 +62,7 @@ def label_summary(result: RunResult, schema: ModelSchema) -> dict[str, Any]:
                     if other.type == "binary":
                         entry[f"{other.name}_rate"] = _share(counts.get(key + "true", 0), n)
                     else:
-                        entry[other.name] = {
-                            value: _share(counts.get(key + value, 0), n) for value in other.labels
-                        }
+                        entry[other.name] = {value: _share(counts.get(key + value, 0), n) for value in other.labels}
                 per_label[label] = entry
             none = counts.get(f"{task.name}/{NO_LABEL}", 0)
             tasks[task.name] = {
@@ -144,7 +142,9 @@ def render_label_summary(summary: Mapping[str, Any]) -> list[str]:
         elif task["type"] == "binary":
             lines.append(f"{name}: {task['true']:,} rows, {_pct(task['rate'])} of labelled rows")
         else:
-            lines.append(f"{name}: " + ", ".join(f"{k} {v:,} ({_pct(task['shares'][k])})" for k, v in task["counts"].items()))
+            lines.append(
+                f"{name}: " + ", ".join(f"{k} {v:,} ({_pct(task['shares'][k])})" for k, v in task["counts"].items())
+            )
     return lines
 
 

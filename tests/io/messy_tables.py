@@ -36,7 +36,9 @@ TEXTS = [row[1] for row in MESSY_ROWS]
 STATUSES = [row[2] for row in MESSY_ROWS]
 
 
-def csv_text(rows: list[tuple[str, str, str]] = MESSY_ROWS, delimiter: str = ",", header: tuple[str, str] = ("id", "message")) -> str:
+def csv_text(
+    rows: list[tuple[str, str, str]] = MESSY_ROWS, delimiter: str = ",", header: tuple[str, str] = ("id", "message")
+) -> str:
     """The rows as CSV text (``\\r\\n`` line ends, minimal quoting, like Excel and Python's csv)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=delimiter)
@@ -46,7 +48,14 @@ def csv_text(rows: list[tuple[str, str, str]] = MESSY_ROWS, delimiter: str = ","
     return buffer.getvalue()
 
 
-def write_csv(path: Path, *, encoding: str = "utf-8", delimiter: str = ",", rows: list[tuple[str, str, str]] = MESSY_ROWS, header: tuple[str, str] = ("id", "message")) -> Path:
+def write_csv(
+    path: Path,
+    *,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+    rows: list[tuple[str, str, str]] = MESSY_ROWS,
+    header: tuple[str, str] = ("id", "message"),
+) -> Path:
     """CSV in ``encoding`` (``utf-8-sig`` and ``utf-16`` write a byte-order mark)."""
     path.write_bytes(csv_text(rows, delimiter, header).encode(encoding))
     return path

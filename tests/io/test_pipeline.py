@@ -7,7 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from messy_tables import IDS, STATUSES, TEXTS, messy_records, read_output, write_csv, write_jsonl, write_parquet, write_xlsx
+from messy_tables import (
+    IDS,
+    STATUSES,
+    TEXTS,
+    messy_records,
+    read_output,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+    write_xlsx,
+)
 
 from khmer_civic.io.annotators import LabelJob, Labeller, TokenizeJob
 from khmer_civic.io.checkpoint import RunDirectory
@@ -34,9 +44,7 @@ def labeller(tiny_model_dir: Path) -> Labeller:
     return LabelJob(str(tiny_model_dir)).build()
 
 
-def _label(
-    labeller: Labeller, source: Path, output: Path, *, after_chunk: Any = None, **options: Any
-) -> Any:
+def _label(labeller: Labeller, source: Path, output: Path, *, after_chunk: Any = None, **options: Any) -> Any:
     job = LabelJob(str(labeller.classifier.path))
     notes: list[str] = []
     result = run_table(
@@ -80,11 +88,15 @@ def test_every_format_keeps_rows_order_values_and_flags(
     expected = labeller.classifier.predict(TEXTS)
     for row, prediction in zip(rows, expected):
         if prediction.ok:
-            topics = row["topics"] if isinstance(row["topics"], list) else [t for t in (row["topics"] or "").split(";") if t]
+            topics = (
+                row["topics"] if isinstance(row["topics"], list) else [t for t in (row["topics"] or "").split(";") if t]
+            )
             assert topics == prediction.topics
             assert row["sentiment"] == prediction.sentiment
             assert str(row["call_to_action"]).lower() == str(prediction.call_to_action).lower()
-            assert float(row["score_sentiment_positive"]) == pytest.approx(prediction.scores["sentiment"]["positive"], abs=1e-6)
+            assert float(row["score_sentiment_positive"]) == pytest.approx(
+                prediction.scores["sentiment"]["positive"], abs=1e-6
+            )
         else:
             assert row["sentiment"] in (None, "") and row["score_call_to_action"] in (None, "")
     assert not RunDirectory(output).path.exists()  # cleaned up after the output moved into place
@@ -119,7 +131,9 @@ def test_truncated_csv_gives_every_complete_row(labeller: Labeller, tmp_path: Pa
 
 def test_undecodable_text_is_flagged_not_labelled(labeller: Labeller, tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
-    source.write_bytes("id,message\n1,សាលារៀន\n2,bad \xff bytes\n3,គ្រូ\n".encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+    source.write_bytes(
+        "id,message\n1,សាលារៀន\n2,bad \xff bytes\n3,គ្រូ\n".encode("utf-8").replace(b"\xc3\xbf", b"\xff")
+    )
     _label(labeller, source, tmp_path / "out.csv")
     assert [r["label_status"] for r in read_output(tmp_path / "out.csv")] == ["ok", "undecodable_text", "ok"]
 
@@ -187,7 +201,9 @@ def test_two_workers_write_the_same_bytes_as_one(labeller: Labeller, tmp_path: P
         assert (tmp_path / f"one.{fmt}").read_bytes() == (tmp_path / f"two.{fmt}").read_bytes()
 
 
-def test_mask_pii_masks_the_output_text_but_labels_the_original(labeller: Labeller, tmp_path: Path, messy_csv: Path) -> None:
+def test_mask_pii_masks_the_output_text_but_labels_the_original(
+    labeller: Labeller, tmp_path: Path, messy_csv: Path
+) -> None:
     _label(labeller, messy_csv, tmp_path / "plain.jsonl")
     _label(labeller, messy_csv, tmp_path / "masked.jsonl", mask_pii=True)
     plain, masked = read_output(tmp_path / "plain.jsonl"), read_output(tmp_path / "masked.jsonl")
@@ -272,7 +288,9 @@ def test_summary_counts_match_the_output(labeller: Labeller, tmp_path: Path, mes
     assert json.loads(json.dumps(summary)) == summary
 
 
-def test_model_is_loaded_once_per_run_in_process(tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_is_loaded_once_per_run_in_process(
+    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     loads: list[Any] = []
     original = CivicClassifier.load.__func__  # type: ignore[attr-defined]
 
@@ -281,7 +299,9 @@ def test_model_is_loaded_once_per_run_in_process(tiny_model_dir: Path, tmp_path:
         return original(cls, *args, **kwargs)
 
     monkeypatch.setattr(CivicClassifier, "load", classmethod(counting_load))
-    run_table(RunOptions(messy_csv, tmp_path / "out.csv", chunk_size=2), LabelJob(str(tiny_model_dir)), notify=lambda _: None)
+    run_table(
+        RunOptions(messy_csv, tmp_path / "out.csv", chunk_size=2), LabelJob(str(tiny_model_dir)), notify=lambda _: None
+    )
     assert len(loads) == 1
 
 

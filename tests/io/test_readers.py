@@ -19,7 +19,9 @@ def _rows(path: Path, start: int = 0, **kwargs: object) -> list:
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le-bom", "utf-16-be-bom"])
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
-def test_delimited_encodings_and_delimiters_give_every_row_unchanged(tmp_path: Path, encoding: str, delimiter: str) -> None:
+def test_delimited_encodings_and_delimiters_give_every_row_unchanged(
+    tmp_path: Path, encoding: str, delimiter: str
+) -> None:
     path = tmp_path / "in.csv"
     if encoding.endswith("-bom"):
         codec = encoding[: -len("-bom")]
@@ -140,7 +142,13 @@ def test_jsonl_keeps_bad_lines_as_flagged_rows(tmp_path: Path) -> None:
         assert reader.total_rows == 5
         assert reader.column_kinds() == {"id": "int", "message": "string", "extra": "bool"}
         rows = list(reader.rows())
-    assert [r.problem for r in rows] == [None, RowProblem.UNREADABLE, RowProblem.UNREADABLE, None, RowProblem.UNREADABLE]
+    assert [r.problem for r in rows] == [
+        None,
+        RowProblem.UNREADABLE,
+        RowProblem.UNREADABLE,
+        None,
+        RowProblem.UNREADABLE,
+    ]
     assert rows[3].values == {"id": 4, "message": 42, "extra": True}  # JSON types kept
     assert [r.values.get("id") for r in _rows(path, start=3)] == [4, None]
 

@@ -24,9 +24,21 @@ from khmer_civic.io.writers import (
     xlsx_cell,
 )
 
-ADDED = (AddedColumn("topics", LABELS), AddedColumn("cta", FLAG), AddedColumn("score", SCORE), AddedColumn("status", STATUS))
+ADDED = (
+    AddedColumn("topics", LABELS),
+    AddedColumn("cta", FLAG),
+    AddedColumn("score", SCORE),
+    AddedColumn("status", STATUS),
+)
 ROWS = [
-    {"id": "007", "when": dt.datetime(2024, 1, 2, 3, 4, 5), "topics": ["education", "health"], "cta": True, "score": 0.5, "status": "ok"},
+    {
+        "id": "007",
+        "when": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "topics": ["education", "health"],
+        "cta": True,
+        "score": 0.5,
+        "status": "ok",
+    },
     {"id": "008", "when": None, "topics": None, "cta": None, "score": None, "status": "empty"},
     {"id": "009", "when": dt.datetime(2024, 2, 3), "topics": [], "cta": False, "score": 1e-7, "status": "ok"},
 ]

@@ -16,7 +16,9 @@ LATIN_LETTER = "A-Za-z\u00c0-\u024f"
 
 URL = r"(?:https?://|www\.)[^\s<>\"'\u17d4\u17d5]*[^\s<>\"'.,!?;:)\]}\u17d4\u17d5]"
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-MENTION = rf"@[A-Za-z0-9_{KHMER_WORD_CHAR}]+(?:\.[A-Za-z0-9_]+)*"
+# A mention is a Latin handle (letters, digits, _ and inner dots) or, for names typed in Khmer,
+# a run of Khmer letters; a Latin handle never swallows Khmer text glued after it.
+MENTION = rf"@(?:[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|[{KHMER_WORD_CHAR}]+)"
 HASHTAG = rf"#[A-Za-z0-9_{KHMER_WORD_CHAR}\u17e0-\u17e9]+"
 # A phone number candidate: optional + or (, then groups of 2–4 digits in either script
 # separated by single spaces, dots or dashes. :func:`is_phone_number` decides.

@@ -16,6 +16,8 @@ from khmer_civic.text import mask_pii
         ("ថ្ងៃ 12/05/2024 ម៉ោង 8:30", "ថ្ងៃ 12/05/2024 ម៉ោង 8:30"),
         ("តម្លៃ 25000 រៀល", "តម្លៃ 25000 រៀល"),
         ("link https://fb.com/groups/123456789 ok", "link https://fb.com/groups/123456789 ok"),
+        ("ជួសជុល@Daraគ្រូពេទ្យមកហើយ", "ជួសជុល[MENTION]គ្រូពេទ្យមកហើយ"),
+        ("អរគុណ @សុខា ណាស់", "អរគុណ [MENTION] ណាស់"),
     ],
 )
 def test_mask(text: str, expected: str) -> None:

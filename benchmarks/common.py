@@ -11,7 +11,9 @@ import math
 import os
 import platform
 import random
+import resource
 import statistics
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -198,6 +200,52 @@ def timed_repeats(run: Callable[[], object], repeats: int, clock: Callable[[], f
         run()
         times.append(clock() - start)
     return times
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds all programs have spent busy since boot, summed over cores (``/proc/stat``)."""
+    stat = Path("/proc/stat")
+    if not stat.is_file():
+        return None
+    fields = stat.read_text(encoding="utf-8").splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class OtherLoad:
+    """Measures how many cores other programs kept busy while a block ran.
+
+    On a shared machine a timing is only as good as the quiet around it: ``cores`` is the CPU time
+    used by everything but this process during the block, divided by its wall time (0 on an idle
+    machine; ``None`` where ``/proc/stat`` does not exist).
+    """
+
+    def __init__(self) -> None:
+        self.cores: float | None = None
+
+    def __enter__(self) -> OtherLoad:
+        self._busy = _machine_busy_seconds()
+        self._own = _own_cpu_seconds()
+        self._wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy = _machine_busy_seconds()
+        wall = time.perf_counter() - self._wall
+        if busy is None or self._busy is None or wall <= 0:
+            return
+        others = (busy - self._busy) - (_own_cpu_seconds() - self._own)
+        self.cores = max(others, 0.0) / wall
+
+
+def quiet_enough(cores: float | None, limit: float) -> bool:
+    """Whether other programs took at most ``limit`` cores (unknown counts as quiet)."""
+    return cores is None or cores <= limit
 
 
 def ratio(value: float | None, reference: float | None) -> float | None:

@@ -35,6 +35,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -299,12 +300,14 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     def batch_run() -> None:
         decisions.update(loaded.label_batch(texts))
 
-    batch_times = common.timed_repeats(batch_run, args.repeats, clock)
+    with common.OtherLoad() as batch_load:
+        batch_times = common.timed_repeats(batch_run, args.repeats, clock)
     latencies_ms = []
-    for text in latency_texts:
-        begin = clock()
-        loaded.label_one(text)
-        latencies_ms.append((clock() - begin) * 1000.0)
+    with common.OtherLoad() as latency_load:
+        for text in latency_texts:
+            begin = clock()
+            loaded.label_one(text)
+            latencies_ms.append((clock() - begin) * 1000.0)
     chars = sum(len(t) for t in texts)
     median_s = common.best_and_median(batch_times)["median_s"]
     return {
@@ -324,6 +327,8 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         "rss_after_load_mb": rss_after_load,
         "peak_rss_mb": peak_rss_mb(),
         "model_file_bytes": loaded.model_bytes,
+        "other_cores_batch": batch_load.cores,
+        "other_cores_latency": latency_load.cores,
         "decisions": decisions,
         **extra,
     }
@@ -394,6 +399,32 @@ def spawn_worker(system: str, threads: int, args: argparse.Namespace, inputs: Pa
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def other_cores(result: Mapping[str, Any]) -> float | None:
+    """The larger of the other programs' loads during the batch and the latency timings."""
+    values = [v for v in (result.get("other_cores_batch"), result.get("other_cores_latency")) if v is not None]
+    return max(values) if values else None
+
+
+def measure_quietly(system: str, threads: int, args: argparse.Namespace, inputs: Path, fp32_dir: Path | None) -> dict:
+    """Run a worker; while other programs took more than ``--max-other-cores``, wait and run it
+    again (at most ``--retries`` more times) and keep the quietest attempt."""
+    attempts: list[dict[str, Any]] = []
+    for attempt in range(args.retries + 1):
+        if attempt:
+            print(f"  other programs took {other_cores(attempts[-1]):.2f} cores; retrying in {args.retry_wait} s", file=sys.stderr, flush=True)
+            time.sleep(args.retry_wait)
+        load_before = os.getloadavg()[0]
+        result = spawn_worker(system, threads, args, inputs, fp32_dir)
+        result["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
+        attempts.append(result)
+        if common.quiet_enough(other_cores(result), args.max_other_cores):
+            break
+    best = min(attempts, key=lambda r: other_cores(r) or 0.0)
+    best["attempts"] = len(attempts)
+    best["other_cores"] = other_cores(best)
+    return best
+
+
 def agreement(reference: Decisions, other: Decisions) -> dict[str, float]:
     """Share of texts with the same decision, per task and for all tasks at once."""
     names = list(reference)
@@ -440,6 +471,7 @@ def speed_table(results: Sequence[Mapping[str, Any]]) -> str:
                 cell(r["load_s"], q.get("load_s"), 2),
                 cell(r["peak_rss_mb"], q.get("peak_rss_mb"), 0),
                 "–" if same is None else f"{100 * same:.1f}%",
+                common.fmt(r.get("other_cores"), 2),
             ]
         )
     header = [
@@ -451,6 +483,7 @@ def speed_table(results: Sequence[Mapping[str, Any]]) -> str:
         "load s",
         "peak RSS MB",
         "same decisions as int8",
+        "cores used by other programs",
     ]
     return common.markdown_table(header, rows)
 
@@ -502,7 +535,9 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         "",
         f"Inputs: {common.mix_sentence(report['inputs'])}. Batch figures: the whole list in one call "
         f"(batches of {BATCH_SIZE}), median of {report['settings']['repeats']} runs; one-comment latency over "
-        f"{report['results'][0]['latency_texts']} texts, one pass. (×n) = this figure / the int8 figure at the same thread count.",
+        f"{report['results'][0]['latency_texts']} texts, one pass. (×n) = this figure / the int8 figure at the same thread count. "
+        f"Cores used by other programs: CPU time the rest of the machine took during the timings, in cores "
+        f"(a system is rerun, up to {report['settings']['retries']} times, while this exceeds {report['settings']['max_other_cores']}).",
         "",
         speed_table(report["results"]),
         "",
@@ -542,17 +577,14 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     machine = common.machine_info()
     print(common.machine_line(machine), file=sys.stderr)
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="khmer-civic-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="khmer-civic-inference-") as tmp:
         inputs = Path(tmp) / "inputs.json"
         inputs.write_text(json.dumps(mix, ensure_ascii=False), encoding="utf-8")
         fp32_dir = build_fp32_model_dir(model_dir, fp32_graph, Path(tmp)) if "onnx-fp32" in systems else None
         for threads in args.threads:
             for system in systems:
                 print(f"running {system} at {threads} thread(s) ...", file=sys.stderr, flush=True)
-                load_before = os.getloadavg()[0]
-                result = spawn_worker(system, threads, args, inputs, fp32_dir)
-                result["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
-                results.append(result)
+                results.append(measure_quietly(system, threads, args, inputs, fp32_dir))
     with_ratios(results)
     report = {
         "benchmark": "inference",
@@ -566,6 +598,8 @@ def run_orchestrator(args: argparse.Namespace) -> int:
             "batch_size": BATCH_SIZE,
             "seed": args.seed,
             "limit": args.limit,
+            "max_other_cores": args.max_other_cores,
+            "retries": args.retries,
         },
         "inputs": common.describe_lengths(mix, common.token_counts(model_dir, mix)),
         "systems": {s: SYSTEM_TITLES[s] for s in systems},
@@ -593,6 +627,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-texts", type=int, default=0, help="texts timed one at a time (0: the whole mix)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N texts of the mix (smoke runs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input mix")
+    parser.add_argument("--max-other-cores", type=float, default=0.15, help="rerun a system when other programs took more cores than this")
+    parser.add_argument("--retries", type=int, default=3, help="reruns allowed per system and thread count")
+    parser.add_argument("--retry-wait", type=int, default=60, help="seconds to wait before a rerun")
     parser.add_argument("--out", type=Path, help="JSON output (default benchmarks/results/inference.json)")
     parser.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
@@ -602,6 +639,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # clean up temporary files
     if args.worker:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         print(json.dumps(run_worker(args), ensure_ascii=False, default=common._plain))

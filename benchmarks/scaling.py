@@ -68,18 +68,40 @@ def texts_of_length(pool: Sequence[str], n_tokens: int, count: int, tokenizer: A
     return out
 
 
-def throughput(classifier: Any, texts: Sequence[str], batch_size: int, repeats: int) -> dict[str, Any]:
-    """Comments per second of ``classifier.predict(texts, batch_size=...)``, median of ``repeats``."""
+def throughput(classifier: Any, texts: Sequence[str], batch_size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Comments per second of ``classifier.predict(texts, batch_size=...)``, median of ``--repeats``.
+
+    Measured again (after ``--retry-wait`` seconds, at most ``--retries`` times) while other
+    programs took more than ``--max-other-cores``; the quietest attempt is kept.
+    """
     classifier.predict(list(texts[: min(len(texts), 8)]), batch_size=batch_size)  # warm-up
-    times = common.timed_repeats(lambda: classifier.predict(list(texts), batch_size=batch_size), repeats, time.perf_counter)
-    median_s = statistics.median(times)
-    return {"seconds": times, "comments_per_s": len(texts) / median_s}
+    attempts: list[dict[str, Any]] = []
+    for attempt in range(args.retries + 1):
+        if attempt:
+            print(f"  other programs took {attempts[-1]['other_cores']:.2f} cores; retrying in {args.retry_wait} s", file=sys.stderr, flush=True)
+            time.sleep(args.retry_wait)
+        with common.OtherLoad() as load:
+            times = common.timed_repeats(
+                lambda: classifier.predict(list(texts), batch_size=batch_size), args.repeats, time.perf_counter
+            )
+        attempts.append({"seconds": times, "comments_per_s": len(texts) / statistics.median(times), "other_cores": load.cores})
+        if common.quiet_enough(load.cores, args.max_other_cores):
+            break
+    best = min(attempts, key=lambda a: a["other_cores"] or 0.0)
+    return {**best, "attempts": len(attempts)}
 
 
 def load_classifier(model_dir: Path, threads: int) -> Any:
     from khmer_civic.model.classifier import CivicClassifier
 
     return CivicClassifier.load(model_dir, intra_op_threads=threads, inter_op_threads=1)
+
+
+def worst_other_load(row: Mapping[str, Any], threads: Sequence[int]) -> float | None:
+    """The most cores other programs took during any of a row's measurements."""
+    values = [row["threads"][str(t)].get("other_cores") for t in threads]
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
 
 
 def length_rows(results: Mapping[str, Any], threads: Sequence[int]) -> list[list[str]]:
@@ -97,6 +119,7 @@ def length_rows(results: Mapping[str, Any], threads: Sequence[int]) -> list[list
         first, last = str(threads[0]), str(threads[-1])
         if len(threads) > 1:
             cells.append(common.fmt_ratio(common.ratio(row["threads"][last]["comments_per_s"], row["threads"][first]["comments_per_s"])))
+        cells.append(common.fmt(worst_other_load(row, threads), 2))
         rows.append(cells)
     return rows
 
@@ -108,6 +131,7 @@ def batch_rows(results: Mapping[str, Any], threads: Sequence[int]) -> list[list[
         for t in threads:
             m = row["threads"][str(t)]
             cells.append(f"{common.fmt(m['comments_per_s'], 1)} ({common.fmt_ratio(m['ratio_to_batch_32'])})")
+        cells.append(common.fmt(worst_other_load(row, threads), 2))
         rows.append(cells)
     return rows
 
@@ -119,7 +143,9 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         length_header += [f"{t} thread{'s' if t > 1 else ''}: comments/s", "tokens/s"]
     if len(threads) > 1:
         length_header.append(f"{threads[-1]} / {threads[0]} threads")
+    length_header.append("cores used by other programs")
     batch_header = ["batch size"] + [f"{t} thread{'s' if t > 1 else ''}: comments/s (× batch 32)" for t in threads]
+    batch_header.append("cores used by other programs")
     million = report["million_comments"]
     return (
         f"{common.machine_line(report['machine'])}\n\n"
@@ -185,11 +211,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"measuring at {t} thread(s) ...", file=sys.stderr, flush=True)
         classifier = load_classifier(model_dir, t)
         for row in by_length:
-            m = throughput(classifier, sets[row["tokens"]], LENGTH_BATCH_SIZE, args.repeats)
+            m = throughput(classifier, sets[row["tokens"]], LENGTH_BATCH_SIZE, args)
             m["tokens_per_s"] = m["comments_per_s"] * row["mean_tokens"]
             row["threads"][str(t)] = m
         for row in by_batch:
-            row["threads"][str(t)] = throughput(classifier, mix, row["batch_size"], args.repeats)
+            row["threads"][str(t)] = throughput(classifier, mix, row["batch_size"], args)
         reference = next((r for r in by_batch if r["batch_size"] == REFERENCE_BATCH_SIZE), None)
         for row in by_batch:
             m = row["threads"][str(t)]
@@ -225,6 +251,8 @@ def run(args: argparse.Namespace) -> int:
             "min_texts": args.min_texts,
             "seed": args.seed,
             "limit": args.limit,
+            "max_other_cores": args.max_other_cores,
+            "retries": args.retries,
         },
         "test_median_tokens": median_tokens,
         "mix": common.describe_lengths(mix, common.token_counts(model_dir, mix)),
@@ -258,6 +286,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per measurement")
     parser.add_argument("--limit", type=int, default=0, help="at most N texts per measurement (smoke runs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input mix")
+    parser.add_argument("--max-other-cores", type=float, default=0.15, help="measure again when other programs took more cores than this")
+    parser.add_argument("--retries", type=int, default=3, help="re-measurements allowed per figure")
+    parser.add_argument("--retry-wait", type=int, default=30, help="seconds to wait before re-measuring")
     parser.add_argument("--out", type=Path, help="JSON output (default benchmarks/results/scaling.json)")
     return parser.parse_args(argv)
 

@@ -28,7 +28,8 @@ Rules, in the order they are applied (each with a before → after example; code
    (``"ណាស់់់"`` → ``"ណាស់"``); a subscript sign (coeng, U+17D2) with no consonant after it
    is dropped (``"ក" + U+17D2 + "ា"`` → ``"កា"``); a vowel typed in two halves is composed: U+17C1 + U+17B8 →
    ``ើ`` (U+17BE), U+17C1 + U+17B6 → ``ោ`` (U+17C4), and the look-alike U+17BE + U+17B6 →
-   U+17C4 + U+17B8. A run of the repetition sign ``ៗ`` is kept once: ``"ល្អៗៗៗ"`` → ``"ល្អៗ"``.
+   U+17C4 + U+17B8. A run of the repetition sign ``ៗ``, or of one mark with no consonant before
+   it, is kept once: ``"ល្អៗៗៗ"`` → ``"ល្អៗ"``.
 6. **Whitespace collapsed**: any run of Unicode whitespace (spaces, no-break spaces, tabs, line
    breaks) becomes one space, and the ends are stripped: ``"  សួស្តី \\t\\n បង "`` →
    ``"សួស្តី បង"``. With ``keep_newlines=True`` a run containing a line break becomes ``"\\n"``.
@@ -129,6 +130,8 @@ def _fix_syllable(match: re.Match[str]) -> str:
 
 
 _REPEAT_SIGN_RUN = re.compile("\u17d7{2,}")
+# identical marks repeated outside any syllable (after a space, at the start of the text)
+_ORPHAN_MARK_RUN = re.compile(f"([{_MARK}])\\1+")
 _WHITESPACE = re.compile(r"\s+")
 _WHITESPACE_KEEP_NL = re.compile(r"\s*\n\s*|[^\S\n]+")
 
@@ -155,6 +158,7 @@ def normalize(text: str, *, digits: DigitMode = "keep", keep_newlines: bool = Fa
         out = out.translate(_DEPRECATED)
         out = _SYLLABLE.sub(_fix_syllable, out)
         out = _REPEAT_SIGN_RUN.sub("\u17d7", out)
+        out = _ORPHAN_MARK_RUN.sub(r"\1", out)
     if keep_newlines:
         out = _WHITESPACE_KEEP_NL.sub(lambda m: "\n" if "\n" in m.group(0) else " ", out).strip()
     else:

@@ -125,10 +125,21 @@ def table_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) 
     for name, m in overall.items():
         rows.append([f"{name}: macro-F1", *triple(task_macro(name))])
         labels = m.get("labels", {})
-        if name == "topics" or (len(labels) > 2 and name != "sentiment"):
+        if len(labels) > 2:  # per-label rows for multi-label and multi-class tasks
             for label in labels:
                 rows.append([f"{name} · {label} F1", *triple(label_f1(name, label))])
     return rows
+
+
+def small_samples(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str], below: int = 30) -> list[str]:
+    """Labels with fewer than ``below`` gold examples in some scope (their F1 moves a lot with one text)."""
+    notes = []
+    for scope in scopes:
+        for name, m in results["transformer"][scope]["tasks"].items():
+            for label, figures in m.get("labels", {}).items():
+                if len(m["labels"]) > 2 and figures["support"] < below:
+                    notes.append(f"{scope} {name} · {label}: {figures['support']} texts")
+    return notes
 
 
 def markdown_report(report: Mapping[str, Any]) -> str:
@@ -143,6 +154,8 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         if check.get("checked")
         else f"Not checked against metrics.json: {check.get('why')}."
     )
+    few = small_samples(report["results"], scopes)
+    few_line = f"\n\nFewer than 30 gold examples (F1 unstable): {'; '.join(few)}." if few else ""
     return (
         f"{common.machine_line(report['machine'])}\n\n"
         f"Test split `{report['test_file']}`: transformer = `{report['model']}` (int8 ONNX through "
@@ -150,6 +163,7 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         f"({report['baseline']['train_texts']} texts, {report['baseline']['fit_s']:.1f} s), thresholds on dev. "
         f"Δ = transformer − baseline. {check_line}\n\n"
         + common.markdown_table(header, table_rows(report["results"], scopes))
+        + few_line
         + "\n"
     )
 

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-
-TOOLS = Path(__file__).resolve().parents[2] / "training" / "annotation"
-sys.path.insert(0, str(TOOLS))  # the tools import annolib and sample_candidates by name
+from annotation_tools import load_tool
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"annotation_tool_{name}", TOOLS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
-
-annolib = _load("annolib")
-validate = _load("validate")
-agreement = _load("agreement")
-adjudicate = _load("adjudicate")
-make_splits = _load("make_splits")
-data_card = _load("data_card")
+annolib = load_tool("annolib")
+validate = load_tool("validate")
+agreement = load_tool("agreement")
+adjudicate = load_tool("adjudicate")
+make_splits = load_tool("make_splits")
+data_card = load_tool("data_card")
 
 # Khmer words to build texts from: a text of 8-14 of them is long enough for 5-gram similarity.
 WORDS = (

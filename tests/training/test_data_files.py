@@ -7,21 +7,17 @@ been made yet is skipped, not failed. Nothing outside the repository is read.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from annotation_tools import load_tool
 
 from khmer_civic.text import normalize
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "training" / "data"
-TOOLS = ROOT / "training" / "annotation"
-sys.path.insert(0, str(TOOLS))
 
 SPLITS = ("train", "dev", "test")
 ANNOTATION_FILES = sorted((DATA / "annotations").glob("*.jsonl"))
@@ -30,16 +26,7 @@ ANNOTATED = DATA / "annotated.jsonl"
 SPLIT_FILES = {name: DATA / "splits" / f"{name}.jsonl" for name in SPLITS}
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"annotation_tool_{name}", TOOLS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-annolib = _load("annolib")
+annolib = load_tool("annolib")
 
 
 def _require(*paths: Path) -> None:
@@ -122,7 +109,7 @@ def test_splits_are_disjoint_and_complete() -> None:
 
 def test_near_duplicates_stay_in_one_split() -> None:
     splits = _split_records()
-    make_splits = _load("make_splits")
+    make_splits = load_tool("make_splits")
     rows = [(name, r) for name in SPLITS for r in splits[name]]
     groups = make_splits.near_duplicate_groups([r["text"] for _, r in rows])
     split_of_group: dict[int, str] = {}

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from annotation_tools import load_tool
 
-SCRIPT = Path(__file__).resolve().parents[2] / "training" / "annotation" / "sample_candidates.py"
 
 
 @pytest.fixture(scope="module")
 def sampler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sample_candidates", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sample_candidates"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("sample_candidates", "sample_candidates")
 
 
 PAD = " ការពិភាក្សាអំពីបញ្ហានេះបានធ្វើឡើងនៅថ្ងៃច័ន្ទ"  # neutral filler with no cue word

@@ -123,12 +123,8 @@ def cell_text(value: Any) -> str:
         return "" if math.isnan(value) else repr(value)
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes_text(bytes(value))
+    if isinstance(value, (dt.datetime, dt.date, dt.time, decimal.Decimal, bytes, bytearray, memoryview)):
+        return _json_default(value)  # the same text these values get inside JSON
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 

@@ -8,30 +8,33 @@
     khmer-civic tokenize comments.xlsx -o words.xlsx            # normalised text and words
     khmer-civic info [--model DIR] [--json]                     # what a model predicts, its test scores
 
-Exit status: 0 done; 2 a problem to fix in the command or the files (unknown format, missing
-column, unreadable or truncated file, bad model directory ...), told in one line on stderr;
+Exit status: 0 done; 2 a problem to fix in the command, the files or the environment (unknown
+format, missing column, unreadable or truncated file, bad model directory, an output that cannot be
+written: full disk, read-only folder; the training extra not installed), told in one line on stderr;
 1 an unexpected failure (one line; ``--debug`` shows the traceback); 130 interrupted (finished
 chunks are kept: rerun with ``--resume``).
 
 ``train`` and ``evaluate`` are added as further subcommands of :func:`cli`; they import
 ``khmer_civic.train`` inside their command functions only, so ``label``, ``tokenize`` and
-``info`` never load torch.
+``info`` never load torch. Without the training extra, ``train`` and ``evaluate --out`` stop
+before any work and name the install line (:func:`require_train_extra`).
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from khmer_civic import __version__
-from khmer_civic.io.errors import TableError
+from khmer_civic.io.errors import OutputError, TableError
 from khmer_civic.io.pipeline import DEFAULT_CHUNK_SIZE, Progress, RunOptions, default_workers, run_table
 from khmer_civic.schema import ModelConfigError
 
@@ -65,6 +68,47 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+# errno values of an output the user can fix: a full disk or quota, a read-only file system
+# (no permission, EACCES and EPERM, is a PermissionError and caught on its own)
+_FIXABLE_ERRNOS = frozenset(
+    code for code in (errno.ENOSPC, errno.EFBIG, errno.EROFS, getattr(errno, "EDQUOT", None)) if code
+)
+# Top-level modules of the training extra (pyproject.toml, [project.optional-dependencies] train)
+_TRAIN_EXTRA_MODULES = ("torch", "transformers", "datasets", "sklearn", "onnx", "matplotlib", "safetensors")
+
+
+def _train_extra_line() -> str:
+    """The install line of the training extra (README.md): the checkout's, or the installed package's."""
+    if _checkout_root() is not None:
+        return 'pip install torch==2.13.0 -e ".[train,encoder]"'
+    return 'pip install torch==2.13.0 "khmer-civic[train]"'
+
+
+def _missing_extra(modules: Iterable[str], command: str) -> UsageProblem:
+    """The one-line error for a command run without (part of) the training extra."""
+    names = ", ".join(modules)
+    return UsageProblem(
+        f"khmer-civic {command} needs the training extra, which is not installed (missing: {names}); "
+        f"install it with (torch==2.13.0 is the CPU build): {_train_extra_line()}"
+    )
+
+
+def require_train_extra(command: str, modules: Iterable[str] = _TRAIN_EXTRA_MODULES) -> None:
+    """Stop with exit status 2 and the install line when a module of the training extra is missing."""
+    import importlib.util
+
+    missing = []
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    if missing:
+        raise _missing_extra(missing, command)
+
+
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
     click.echo(f"warning: {_one_line(Warning(str(message)))}", err=True)
 
@@ -93,6 +137,11 @@ def handle_errors(func: F) -> F:
         except Exception as exc:
             if debug:
                 raise
+            if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in _TRAIN_EXTRA_MODULES:
+                raise _missing_extra([(exc.name or "").split(".")[0]], ctx.command.name or "this command") from None
+            if isinstance(exc, OSError) and exc.errno in _FIXABLE_ERRNOS:
+                target = f"{exc.filename}" if exc.filename else "a file"
+                raise UsageProblem(f"cannot write {target}: {exc.strerror or _one_line(exc)}") from None
             kept = " (finished chunks are kept for --resume)" if resumable else ""
             raise UnexpectedFailure(
                 f"unexpected failure: {type(exc).__name__}: {_one_line(exc)}{kept}; "
@@ -152,7 +201,11 @@ def _write_summary(path: Path | None, summary: Mapping[str, Any], lines: list[st
         for line in lines:
             click.echo(line, err=True)
     if path is not None:
-        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        try:
+            path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            done = f"the output {summary.get('output')} is complete" if summary.get("output") else ""
+            raise OutputError.from_os_error(path, exc, hint=done) from None
 
 
 # ------------------------------------------------------------------------------ the group
@@ -799,6 +852,7 @@ def train(
     without --test, --test-fraction) of --data; the split files are kept in the run directory.
     Any problem with the data stops the command (exit 2) before a model is loaded.
     """
+    require_train_extra("train")
     from khmer_civic.train.data import DataValidationError, load_annotations, split_examples
     from khmer_civic.train.recipe import run_recipe
     from khmer_civic.train.trainer import TrainConfig
@@ -963,6 +1017,8 @@ def evaluate(
     from khmer_civic.train.data import DataValidationError, TaskConfig, read_examples
     from khmer_civic.train.evaluate import evaluate_model_dir, markdown_tables, write_report
 
+    if out_dir is not None:
+        require_train_extra("evaluate --out", ("matplotlib",))  # the reliability diagrams
     notify = _notifier(quiet)
     model_dir = model_path if model_path is not None else default_model_dir()
     model_config = load_config(model_dir)

@@ -26,3 +26,17 @@ class ColumnClashError(TableError):
 
 class ResumeError(TableError):
     """An interrupted run cannot be continued with the settings given."""
+
+
+class OutputError(TableError):
+    """An output, or a file of the run directory beside it, cannot be written: a full disk, a
+    read-only file system, no permission. The message names the file and the system's reason."""
+
+    @classmethod
+    def from_os_error(cls, target: object, exc: OSError, *, hint: str = "", writing: object = None) -> OutputError:
+        """The error for ``exc`` raised while writing ``target`` (the file the user named); ``writing`` is the
+        file being written when ``exc`` does not name one (a failed write or flush names none)."""
+        reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+        file = exc.filename or writing
+        where = f" (writing {file})" if file and str(file) != str(target) else ""
+        return cls(f"cannot write {target}: {reason}{where}{'; ' + hint if hint else ''}")

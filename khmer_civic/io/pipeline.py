@@ -10,7 +10,12 @@ with ``spawn``); each worker loads the model once, runs onnxruntime with ``--thr
 intra-op threads (default one), and gets whole chunks. At most two chunks per worker are in
 flight and results are taken in chunk order, so memory stays flat and the output does not
 depend on the number of workers.
-The main process reads, writes and keeps the books.
+The main process reads, writes and keeps the books. Workers end with the main process, even when
+it is killed with SIGKILL and runs no cleanup (:func:`init_worker`).
+
+Output. An output, part file or checkpoint that cannot be written (a full disk, a read-only folder)
+stops the run with :class:`~khmer_civic.io.errors.OutputError`, naming the file and the system's
+reason; a half-written file is removed and the finished chunks stay for ``resume``.
 
 Why processes rather than onnxruntime's intra-op threads (``--threads``, default 1): worker
 processes also run the Python part of the work (normalisation, window bookkeeping, building
@@ -34,14 +39,19 @@ container carries a timestamp).
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -50,7 +60,7 @@ from typing import Any
 from khmer_civic.io.annotators import Annotator, Columns, Job
 from khmer_civic.io.checkpoint import Checkpoint, RunDirectory, differing_settings, fsync_file, input_fingerprint
 from khmer_civic.io.columns import TextColumnChoice, check_no_clash, find_text_column
-from khmer_civic.io.errors import ResumeError, TableError
+from khmer_civic.io.errors import OutputError, ResumeError, TableError
 from khmer_civic.io.formats import TableFormat, output_format
 from khmer_civic.io.readers import RowProblem, SourceRow, open_table
 from khmer_civic.io.writers import XLSX_MAX_ROWS, PartWriter, TableLayout, make_writer
@@ -128,6 +138,50 @@ class Progress:
 # ------------------------------------------------------------------------------ workers
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_PARENT_POLL_SECONDS = 1.0
+
+
+def _die_with_parent_linux() -> bool:
+    """Ask the Linux kernel to SIGKILL this process when its parent dies; ``False`` where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Wait in this (daemon) thread until the parent process is gone, then end the worker at once.
+
+    A process started by multiprocessing holds a pipe to its parent whose end of file means the
+    parent has died (``multiprocessing.parent_process()``; a process handle on Windows); without one,
+    poll for the parent pid to change (an orphan is adopted by another process).
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
+    else:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def init_worker(parent_pid: int) -> None:
+    """Worker initializer: the worker ends when its parent does, even after ``kill -9`` (no cleanup runs).
+
+    On Linux the kernel kills the worker (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread
+    watches the parent as well (:func:`_watch_parent`). A parent that died before this ran is caught
+    by the pid check.
+    """
+    _die_with_parent_linux()
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="watch-parent", daemon=True).start()
+
+
 @cache
 def _worker_annotator(job: Job) -> Annotator:
     """The annotator of ``job`` in this worker process, built on first use and kept."""
@@ -158,7 +212,12 @@ def annotate_chunks(
         for index, rows in chunks:
             yield index, rows, annotator.annotate(_texts(rows, text_column))
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(os.getpid(),),
+    )
     pending: deque[tuple[int, list[SourceRow], Future[Columns]]] = deque()
     try:
         for index, rows in chunks:
@@ -212,9 +271,41 @@ def _finish_rows(
 def _write_part(writer: PartWriter, rows: list[dict[str, Any]], part: Path) -> None:
     """Write a part file under a temporary name, flush it to disk, then give it its name."""
     temp = part.with_name(part.name + ".tmp")
-    writer.write_part(rows, temp)
-    fsync_file(temp)
-    os.replace(temp, part)
+    try:
+        writer.write_part(rows, temp)
+        fsync_file(temp)
+        os.replace(temp, part)
+    except OSError:
+        _discard(temp)
+        raise
+
+
+def _discard(path: Path) -> None:
+    """Remove a half-written file (it would only take space); never fails."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+# errno values that mean "no room left": freeing space and resuming helps (EDQUOT is not on every platform)
+_NO_SPACE = frozenset(code for code in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", None)) if code)
+
+
+@contextmanager
+def _writing(output: Path, chunks_kept: int, file: Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``output`` or ``file`` of its run directory into an
+    :class:`~khmer_civic.io.errors.OutputError` that names the file, the reason and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            hint = "free some space and run the same command again"
+            if chunks_kept:
+                hint += f" with --resume to keep the {chunks_kept} finished chunk(s)"
+        else:
+            hint = "choose an output in a folder you can write to"
+        raise OutputError.from_os_error(output, exc, hint=hint, writing=file) from exc
 
 
 def _run_settings(
@@ -258,7 +349,8 @@ def run_table(
     resumed or discarded); ``progress`` is told about rows done; ``annotator`` is
     ``job.build()`` when the caller already has it (it is built otherwise); ``after_chunk(index)`` runs
     after each chunk is checkpointed (tests use it to interrupt a run). Raises
-    :class:`~khmer_civic.io.errors.TableError` for problems with the files or settings and
+    :class:`~khmer_civic.io.errors.TableError` for problems with the files or settings (its subclass
+    :class:`~khmer_civic.io.errors.OutputError` when the output or its run directory cannot be written) and
     :class:`~khmer_civic.schema.ModelConfigError` for a bad model directory.
     """
     started = time.perf_counter()
@@ -269,7 +361,8 @@ def run_table(
     if options.output.is_dir():
         raise TableError(f"the output {options.output} is a directory; give a file name")
     if not options.output.parent.is_dir():
-        raise TableError(f"the output folder {options.output.parent} does not exist")
+        problem = "is a file, not a folder" if options.output.parent.exists() else "does not exist"
+        raise OutputError(f"cannot write {options.output}: the output folder {options.output.parent} {problem}")
 
     with open_table(options.input, sheet=options.sheet) as reader:
         choice = find_text_column(reader.columns, options.text_column, source=str(options.input))
@@ -288,7 +381,8 @@ def run_table(
         identity = annotator.identity()
         settings = _run_settings(options, job, identity, choice.name, out_format)
         run_dir = RunDirectory(options.output)
-        checkpoint = _open_checkpoint(run_dir, settings, options, notify)
+        with _writing(options.output, 0, run_dir.path):
+            checkpoint = _open_checkpoint(run_dir, settings, options, notify)
         layout = TableLayout(
             original=tuple(reader.columns),
             original_kinds=reader.column_kinds(),
@@ -309,11 +403,14 @@ def run_table(
             chunks = _chunks(reader.rows(start_row), options.chunk_size, checkpoint.chunks_done)
             for index, rows, columns in annotate_chunks(chunks, job, annotator, choice.name, workers):
                 finished = _finish_rows(rows, columns, annotator.status_column, choice.name, mask)
-                _write_part(writer, finished, run_dir.part_path(index, writer.part_suffix))
+                part = run_dir.part_path(index, writer.part_suffix)
+                with _writing(options.output, checkpoint.chunks_done, part):
+                    _write_part(writer, finished, part)
                 checkpoint.chunks_done = index + 1
                 checkpoint.rows_done += len(rows)
                 checkpoint.counts.update(annotator.count(columns))
-                run_dir.save(checkpoint)
+                with _writing(options.output, checkpoint.chunks_done - 1, run_dir.checkpoint_path):
+                    run_dir.save(checkpoint)
                 progress.advance(len(rows))
                 if after_chunk is not None:
                     after_chunk(index)
@@ -322,9 +419,14 @@ def run_table(
 
     parts = run_dir.parts(checkpoint.chunks_done, writer.part_suffix)
     assembled = run_dir.assembled_path
-    writer.assemble(parts, assembled)
-    fsync_file(assembled)
-    os.replace(assembled, options.output)
+    with _writing(options.output, checkpoint.chunks_done, assembled):
+        try:
+            writer.assemble(parts, assembled)
+            fsync_file(assembled)
+            os.replace(assembled, options.output)
+        except OSError:
+            _discard(assembled)
+            raise
     run_dir.remove()
     return RunResult(
         input=options.input,

@@ -69,6 +69,10 @@ class LabelStatus(str, Enum):
     EMPTY = "empty"  # None, NaN, "" or only whitespace / invisible characters
     NOT_TEXT = "not_text"  # a number, bytes or another non-string value
     NO_LETTERS = "no_letters"  # text without a Khmer or Latin letter (emoji, digits, punctuation)
+    # Text holding characters that are not text: bytes invalid in the file's encoding, a NUL, or a
+    # lone surrogate such as the JSON escape "\ud83d" (half an emoji). Tables put U+FFFD in their
+    # place (khmer_civic.text.unreadable); predict() refuses a str with a lone surrogate.
+    UNDECODABLE = "undecodable_text"
 
 
 @dataclass(frozen=True)

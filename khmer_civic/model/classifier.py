@@ -248,7 +248,9 @@ class CivicClassifier:
 
         Bad inputs never raise and never shift rows: ``None``, NaN, ``""`` and blank strings get
         status ``EMPTY``; non-strings (numbers, bytes ...) ``NOT_TEXT``; strings without a Khmer
-        or Latin letter ``NO_LETTERS``. Those predictions have every label ``None`` and no scores.
+        or Latin letter ``NO_LETTERS``; strings holding a lone surrogate (``"\\ud83d"``, half an
+        emoji, which no tokenizer can encode) ``UNDECODABLE``. Those predictions have every label
+        ``None`` and no scores.
         ``batch_size`` is the number of windows scored per onnxruntime call.
         """
         return self._run(texts, batch_size, scores_only=False)

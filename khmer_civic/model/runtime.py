@@ -45,7 +45,7 @@ import onnxruntime as ort
 from khmer_civic.model.config import ModelConfig
 from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import LabelStatus, ModelConfigError, TaskSpec
-from khmer_civic.text import has_letters, normalize
+from khmer_civic.text import has_letters, has_lone_surrogate, normalize
 
 INPUT_NAMES: tuple[str, str] = ("input_ids", "attention_mask")
 DEFAULT_PROVIDERS: tuple[str, ...] = ("CPUExecutionProvider",)
@@ -90,12 +90,16 @@ def prepare_input(value: object) -> tuple[LabelStatus, str]:
       characters: ``EMPTY``.
     - Anything that is not a ``str`` (numbers, bools, bytes, lists ...): ``NOT_TEXT``; bytes are
       not decoded, since their encoding is unknown.
+    - A string holding a lone surrogate (U+D800–U+DFFF, e.g. from the JSON escape ``"\\ud83d"``
+      of half an emoji), which no tokenizer can encode: ``UNDECODABLE``.
     - A string without any Khmer or Latin letter (emoji, digits, punctuation): ``NO_LETTERS``.
     """
     if _is_missing_marker(value):
         return LabelStatus.EMPTY, ""
     if not isinstance(value, str):
         return LabelStatus.NOT_TEXT, ""
+    if has_lone_surrogate(value):
+        return LabelStatus.UNDECODABLE, ""
     text = normalize(str(value))
     if _is_blank(text):
         return LabelStatus.EMPTY, ""

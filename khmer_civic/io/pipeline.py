@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import gc
 import itertools
 import multiprocessing
 import os
@@ -48,6 +49,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -305,7 +307,22 @@ def _writing(output: Path, chunks_kept: int, file: Path) -> Iterator[None]:
                 hint += f" with --resume to keep the {chunks_kept} finished chunk(s)"
         else:
             hint = "choose an output in a folder you can write to"
-        raise OutputError.from_os_error(output, exc, hint=hint, writing=file) from exc
+        error = OutputError.from_os_error(output, exc, hint=hint, writing=file)
+        _release_quietly(exc)
+        raise error from exc
+
+
+def _release_quietly(exc: BaseException) -> None:
+    """Free the objects of a failed write now, with their finalizers' errors muted: a writer left open
+    (openpyxl's zip file) would otherwise retry the write when collected and print "Exception ignored"
+    tracebacks after the one-line error."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        traceback.clear_frames(exc.__traceback__)
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def _run_settings(

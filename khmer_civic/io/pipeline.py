@@ -96,6 +96,7 @@ class RunOptions:
     mask_pii: bool = False
     sheet: str | None = None
     bom: bool = False
+    formula_guard: bool = True  # CSV/TSV: ' before text a spreadsheet would run (see khmer_civic.io.writers)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -340,6 +341,7 @@ def _run_settings(
         "mask_pii": options.mask_pii,
         "sheet": options.sheet,
         "bom": options.bom,
+        "formula_guard": options.formula_guard,
         "input": input_fingerprint(options.input),
     }
 
@@ -406,7 +408,7 @@ def run_table(
             added=tuple(added),
             arrow_fields=tuple(reader.arrow_fields() or ()) or None,
         )
-        writer = make_writer(out_format, layout, bom=options.bom)
+        writer = make_writer(out_format, layout, bom=options.bom, formula_guard=options.formula_guard)
         start_row = checkpoint.rows_done
         remaining_chunks = -(-(total - start_row) // options.chunk_size) if total > start_row else 0
         workers = max(1, min(options.workers, remaining_chunks))  # no idle workers for small files
@@ -445,6 +447,8 @@ def run_table(
             _discard(assembled)
             raise
     run_dir.remove()
+    for note in writer.notes():  # e.g. XLSX cells cut to Excel's limit
+        notify(note)
     return RunResult(
         input=options.input,
         output=options.output,

@@ -9,8 +9,18 @@ Every reader knows its column names before the first row is read and yields
   as a string, so ``007`` stays ``007``. Fully blank lines are not rows. A row with more or fewer
   cells than the header is kept and flagged ``malformed_row``; a last row cut short by a
   truncated file (no final line break, and an unclosed quote, missing cells, or a character cut
-  in half) is flagged ``unreadable_row``. Bytes that are not valid text become U+FFFD and the
-  row notes the columns they were in.
+  in half) is flagged ``unreadable_row``.
+- **Runaway quotes** (CSV/TSV). A stray ``"`` at the start of a field opens a quoted field that
+  swallows the line breaks and delimiters of the rows after it. For a record that spans several
+  lines the reader weighs two readings. As one record it is worth +1 when it has the header's
+  number of cells and well-formed quotes, -1 otherwise (its quote still open at the end of the
+  file, a quote closing mid-field, a wrong number of cells). Line by line it is worth -1 for its
+  first line alone (a broken row), then +1 or -1 for each record of its other lines read on
+  their own, as it has the header's number of cells or not. When line by line is worth more,
+  the first line becomes one row flagged ``unreadable_row`` and reading starts again on the next
+  line, so every row after it comes back as itself and the row count matches the file's. A
+  quoted post that really spans lines stays one row; a file cut inside one ends with that post
+  as one flagged row. One-column files (no delimiter to tell rows apart) are not checked.
 - **JSON Lines**: one object per line. The column list is the union of the keys, in order of
   first appearance, gathered in a first pass that also counts the rows; values keep their JSON
   types. A line that is not a JSON object (broken, truncated, or an array) becomes a row
@@ -19,6 +29,15 @@ Every reader knows its column names before the first row is read and yields
   values keep their Arrow types and the output can reuse the input's schema.
 - **XLSX**: the active sheet (or ``sheet``), in openpyxl's read-only mode; the first row is
   the header. Empty rows at the end of the sheet are dropped; empty rows in between are kept.
+
+**Characters that are not text**, the same rule in every format and wherever they sit in the
+file: bytes that are not valid in the file's encoding, NULs, and lone surrogates (the JSON escape
+``"\ud83d"`` without its other half) become U+FFFD, and the row notes the columns they were in
+(:attr:`SourceRow.undecodable`; the text column's row is then not labelled but flagged
+``undecodable_text``). Column names are cleaned the same way. A file whose first 64 KiB are
+10% NUL bytes or more, or whose NULs (16 or more) nearly all fall on even or on odd offsets,
+is UTF-16 without a byte-order mark or a binary file, and is refused; fewer NULs are stray
+bytes in a text file, each one a row's problem.
 
 A CSV/TSV or JSONL row count needs a pass over the file (:meth:`TableReader.count_rows`); Parquet
 and XLSX know theirs from metadata (:attr:`TableReader.total_rows`).
@@ -45,10 +64,15 @@ from xml.etree.ElementTree import ParseError
 from khmer_civic.io.columns import unique_names
 from khmer_civic.io.errors import UnreadableTableError
 from khmer_civic.io.formats import TableFormat, input_format
+from khmer_civic.schema import LabelStatus
+from khmer_civic.text.unreadable import REPLACEMENT, has_unreadable, replace_unreadable, replace_unreadable_in
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
-REPLACEMENT = "\ufffd"
+# NULs in the first 64 KiB that mean "not UTF-8 text" (see the module docstring).
+NUL_SHARE_REFUSED = 0.10
+NUL_PARITY_MIN = 16
+NUL_PARITY_SHARE = 0.95
 # A post with a stray quote can swallow many lines into one field; the csv module's default
 # limit (128 KiB) would then abort the whole file instead of flagging one row.
 CSV_FIELD_LIMIT = 256 * 1024 * 1024
@@ -59,7 +83,9 @@ class RowProblem(str, Enum):
 
     UNREADABLE = "unreadable_row"  # a broken JSON line, a CSV row cut by truncation
     MALFORMED = "malformed_row"  # a CSV row with more or fewer cells than the header
-    UNDECODABLE = "undecodable_text"  # the text cell held bytes that are not valid UTF-8/UTF-16
+    # the text cell held bytes invalid in the file's encoding, a NUL or a lone surrogate (one
+    # definition: LabelStatus, which the model layer also gives such a str)
+    UNDECODABLE = LabelStatus.UNDECODABLE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +165,36 @@ def open_table(path: str | Path, *, sheet: str | None = None) -> TableReader:
 # ------------------------------------------------------------------------------ text files
 
 
+def looks_binary(head: bytes) -> bool:
+    """Whether the NULs of ``head`` say UTF-16 without a byte-order mark or a binary file.
+
+    UTF-16 text puts a NUL beside every ASCII character, all on even or all on odd offsets;
+    binary files are full of them. A few NULs scattered in UTF-8 text are stray bytes instead.
+    """
+    nuls = head.count(0)
+    if not nuls:
+        return False
+    if nuls >= NUL_SHARE_REFUSED * len(head):
+        return True
+    odd = head[1::2].count(0)
+    return nuls >= NUL_PARITY_MIN and max(odd, nuls - odd) >= NUL_PARITY_SHARE * nuls
+
+
 def detect_encoding(head: bytes, path: Path) -> str:
     """``utf-8-sig`` or ``utf-16`` when a byte-order mark says so, else ``utf-8``.
 
-    NUL bytes without a byte-order mark mean UTF-16 without a mark or a binary file: neither is
-    read, since guessing would garble every row.
+    Many NUL bytes without a byte-order mark (:func:`looks_binary`) mean UTF-16 without a mark
+    or a binary file: neither is read, since guessing would garble every row. A few stray NULs
+    are read as U+FFFD in their row.
     """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if b"\x00" in head:
+    if looks_binary(head):
         raise UnreadableTableError(
-            f"{path} holds NUL bytes: a binary file, or UTF-16 text without a byte-order mark; save it as UTF-8"
+            f"{path} is full of NUL bytes: a binary file, or UTF-16 text without a byte-order mark; "
+            "if it is text, save it as UTF-8 (or UTF-16 with a byte-order mark)"
         )
     return "utf-8"
 
@@ -179,27 +222,44 @@ def _read_sample(path: Path) -> tuple[str, str]:
 
 
 class _LineSource:
-    """Feeds lines to :func:`csv.reader` while noting what the reader needs to judge the last row."""
+    """Feeds lines to :func:`csv.reader` while noting what the reader needs to judge each record.
+
+    NULs become U+FFFD here, before the csv module sees them. Lines handed back with
+    :meth:`push_back` are read again before the rest of the file.
+    """
 
     def __init__(self, handle: TextIO, quotechar: str) -> None:
         self._handle = handle
         self._quotechar = quotechar
+        self._pushed: list[str] = []  # lines to read again, last first
         self.last_line = ""
+        self.lines: list[str] = []  # the lines of the current record
         self.quotes = 0  # quote characters in the lines of the current record
-        self.replaced = False  # a line of the current record held an undecodable byte
+        self.replaced = False  # a line of the current record held an undecodable byte or a NUL
+        self.hit_end = False  # the current record asked for a line past the end of the file
 
     def begin_record(self) -> None:
+        self.lines = []
         self.quotes = 0
         self.replaced = False
+        self.hit_end = False
+
+    def push_back(self, lines: list[str]) -> None:
+        """Read ``lines`` again, in order, before the rest of the file."""
+        self._pushed.extend(reversed(lines))
 
     def __iter__(self) -> _LineSource:
         return self
 
     def __next__(self) -> str:
-        line = self._handle.readline()
+        line = self._pushed.pop() if self._pushed else self._handle.readline()
         if not line:
+            self.hit_end = True
             raise StopIteration
+        if "\x00" in line:
+            line = line.replace("\x00", REPLACEMENT)
         self.last_line = line
+        self.lines.append(line)
         self.quotes += line.count(self._quotechar)
         if REPLACEMENT in line:
             self.replaced = True
@@ -236,6 +296,23 @@ def sniff_delimiter(sample: str, preferred: str) -> str:
     return chosen
 
 
+def _records_alone(lines: list[str], delimiter: str) -> list[tuple[list[str], bool]]:
+    """The non-blank records of ``lines`` read on their own, each with whether it ran past the last line."""
+    past_end = False
+
+    def feed() -> Iterator[str]:
+        nonlocal past_end
+        yield from lines
+        past_end = True
+
+    return [(record, past_end) for record in csv.reader(feed(), delimiter=delimiter) if record]
+
+
+def _cells_of_line(line: str, delimiter: str) -> list[str]:
+    """The cells of one line read on its own (an open quote runs to the end of the line)."""
+    return next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
+
+
 class DelimitedReader(TableReader):
     """CSV/TSV, read incrementally; every cell is a string (see the module docstring)."""
 
@@ -261,11 +338,13 @@ class DelimitedReader(TableReader):
     def _records(self) -> Iterator[tuple[list[str], bool, bool]]:
         """(cells, broken, replaced) per non-blank record, header included.
 
-        ``broken``: the record could not be parsed, or is a last record cut short by truncation;
-        ``replaced``: one of its lines held undecodable bytes.
+        ``broken``: the record could not be parsed, is the first line of a runaway quoted field
+        (see the module docstring), or is a last record cut short by truncation; ``replaced``:
+        one of its lines held undecodable bytes or a NUL.
         """
         if csv.field_size_limit() < CSV_FIELD_LIMIT:
             csv.field_size_limit(CSV_FIELD_LIMIT)
+        width = len(self.columns)  # 0 while the header itself is read
         with self._open() as handle:
             source = _LineSource(handle, '"')
             reader = csv.reader(source, delimiter=self.delimiter)
@@ -281,18 +360,45 @@ class DelimitedReader(TableReader):
                     cells, broken = [], True
                 except UnicodeError as exc:  # a decoder that cannot replace (should not happen)
                     raise UnreadableTableError(f"{self.path}: cannot decode as {self.encoding}: {exc}") from exc
+                lines, replaced, quotes = source.lines, source.replaced, source.quotes
+                runaway = width >= 2 and len(lines) > 1 and not broken
+                if runaway and self._runaway(cells, lines, source.hit_end, width):
+                    cells, broken = _cells_of_line(lines[0], self.delimiter), True
+                    replaced, quotes = REPLACEMENT in lines[0], 0
+                    source.push_back(lines[1:])
+                    reader = csv.reader(source, delimiter=self.delimiter)  # starts afresh on the next line
+                elif source.hit_end and not broken and cells:
+                    broken = True  # a quote still open at the end of the file
                 if not cells and not broken:
                     continue  # a blank line is not a row
                 if pending is not None:
                     yield pending[0], pending[1], pending[3]
-                pending = (cells, broken, source.quotes, source.replaced)
+                pending = (cells, broken, quotes, replaced)
             if pending is not None:
                 cells, broken, quotes, replaced = pending
                 if source.ended_without_newline and not broken:
-                    width = len(self.columns) if self.columns else len(cells)
+                    expected = width or len(cells)
                     cut_char = bool(cells) and cells[-1].endswith(REPLACEMENT)
-                    broken = quotes % 2 == 1 or len(cells) < width or cut_char
+                    broken = quotes % 2 == 1 or len(cells) < expected or cut_char
                 yield cells, broken, replaced
+
+    def _runaway(self, cells: list[str], lines: list[str], at_end: bool, width: int) -> bool:
+        """Whether a record of several ``lines`` reads better line by line (see the module docstring)."""
+        line_by_line = -1  # the first line alone: a broken row
+        for record, open_at_end in _records_alone(lines[1:], self.delimiter):
+            if not open_at_end:  # a quote opened on the last line would close after it: no evidence
+                line_by_line += 1 if len(record) == width else -1
+        if line_by_line <= -1:
+            return False
+        if at_end or len(cells) != width:  # as one record it is worth -1
+            return True
+        if line_by_line > 1:
+            return True
+        try:  # a well-formed record is worth +1
+            list(csv.reader(lines, delimiter=self.delimiter, strict=True))
+        except csv.Error:  # e.g. a quote closing mid-field, as in 'text" more text'
+            return True
+        return False
 
     def rows(self, start: int = 0) -> Iterator[SourceRow]:
         columns = self.columns
@@ -344,6 +450,30 @@ def merge_kinds(kinds: set[str]) -> str:
     return "string"
 
 
+def _parse_json_line(line: str) -> Any:
+    """The JSON value of one line (``ValueError`` when broken), bad characters replaced.
+
+    A raw NUL becomes U+FFFD before parsing; the escapes ``\\u0000`` and lone ``\\udXXX``
+    can only come from a backslash-u escape, so values are cleaned only when the line has one.
+    """
+    if "\x00" in line:
+        line = line.replace("\x00", REPLACEMENT)
+    value = json.loads(line)
+    return replace_unreadable_in(value) if "\\u" in line else value
+
+
+def _string_columns_with(values: dict[str, Any], char: str) -> frozenset[str]:
+    return frozenset(k for k, v in values.items() if isinstance(v, str) and char in v)
+
+
+def _cleaned(values: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+    """``values`` with NULs and lone surrogates in its strings replaced; the columns that had one."""
+    bad = frozenset(k for k, v in values.items() if isinstance(v, str) and has_unreadable(v))
+    for name in bad:
+        values[name] = replace_unreadable(values[name])
+    return values, bad
+
+
 class JsonLinesReader(TableReader):
     """JSON Lines; a first pass gathers the columns, their value kinds and the row count."""
 
@@ -357,7 +487,7 @@ class JsonLinesReader(TableReader):
         for line in self._lines():
             count += 1
             try:
-                obj = json.loads(line)
+                obj = _parse_json_line(line)
             except ValueError:
                 continue
             if isinstance(obj, dict):
@@ -392,7 +522,7 @@ class JsonLinesReader(TableReader):
             if index < start:
                 continue
             try:
-                obj = json.loads(line)
+                obj = _parse_json_line(line)
             except ValueError:
                 yield SourceRow({}, RowProblem.UNREADABLE)
                 continue
@@ -401,8 +531,8 @@ class JsonLinesReader(TableReader):
                 continue
             values = {str(k): v for k, v in obj.items()}
             undecodable: frozenset[str] = frozenset()
-            if REPLACEMENT in line:
-                undecodable = frozenset(k for k, v in values.items() if isinstance(v, str) and REPLACEMENT in v)
+            if REPLACEMENT in line or "\\u" in line or "\x00" in line:
+                undecodable = _string_columns_with(values, REPLACEMENT)
             yield SourceRow(values, None, undecodable)
 
 
@@ -428,7 +558,7 @@ class ParquetReader(TableReader):
         except (OSError, pa.ArrowException) as exc:
             raise UnreadableTableError(f"{path} is not a readable Parquet file (truncated?): {exc}") from exc
         schema = self._file.schema_arrow
-        self.columns = unique_names(schema.names)
+        self.columns = unique_names([replace_unreadable(name) for name in schema.names])
         self._fields = [f.with_name(name) for f, name in zip(schema, self.columns)]
 
     @property
@@ -460,7 +590,8 @@ class ParquetReader(TableReader):
                     if skip:
                         skip -= 1
                         continue
-                    yield SourceRow(dict(zip(columns, values)))
+                    row, bad = _cleaned(dict(zip(columns, values)))
+                    yield SourceRow(row, None, bad)
         except (OSError, pa.ArrowException) as exc:
             raise UnreadableTableError(f"{self.path}: damaged Parquet data (truncated?): {exc}") from exc
 
@@ -501,7 +632,7 @@ class XlsxReader(TableReader):
         if header is None or all(cell is None for cell in header):
             self.close()
             raise UnreadableTableError(f"{path}: the sheet {self._sheet.title!r} is empty (no header row)")
-        cells = list(header)
+        cells = [replace_unreadable(c) if isinstance(c, str) else c for c in header]
         while cells and cells[-1] is None:
             cells.pop()
         self.columns = unique_names(cells)
@@ -536,7 +667,8 @@ class XlsxReader(TableReader):
             values = dict(zip(columns, cells))
             if len(cells) < width:
                 values.update(dict.fromkeys(columns[len(cells) :]))
-            yield SourceRow(values, problem)
+            values, bad = _cleaned(values)  # XML cannot hold them; a damaged file might
+            yield SourceRow(values, problem, bad)
 
     def close(self) -> None:
         self._book.close()

@@ -15,10 +15,32 @@ makes an interrupted-then-resumed run produce the very bytes of an uninterrupted
   output gets one row group per part, written by one ``ParquetWriter``. Columns read from
   Parquet keep their Arrow types, JSONL columns get the type their values agree on, CSV and
   XLSX columns are strings.
-- **XLSX** parts hold rows of cell values as JSON arrays (dates tagged); the output is built
-  with openpyxl's write-only workbook. Strings lose characters XLSX cannot store (control
-  characters) and are cut at Excel's 32,767-character cell limit. XLSX output is the same
-  table after a resume, but not the same bytes: the zip container stamps the time of writing.
+- **XLSX** parts hold rows of cell values as JSON arrays (dates and cut cells tagged); the
+  output is built with openpyxl's write-only workbook. Strings are always stored as text cells,
+  never as formulas or error values, whatever their first character (``=1+1``, ``#N/A``).
+  Strings lose the control characters XLSX cannot store (tab, line breaks kept). A string longer
+  than Excel's cell limit (32,767 UTF-16 units) is cut and ends with
+  ``…[cut: N characters in the input]``, and the run notes how many cells were cut and in which
+  sheet rows (:meth:`PartWriter.notes`); the row keeps its labels, computed from the whole text.
+  Integers of more than 15 digits (long ids) are written as text, since Excel keeps only 15
+  significant digits of a number. XLSX output is the same table after a resume, but not the
+  same bytes: the zip container stamps the time of writing.
+
+Nothing unreadable is written: in every format, every string (values, nested values, column
+names) has its lone surrogates and NULs replaced by U+FFFD (:mod:`khmer_civic.text.unreadable`).
+
+**Formula guard** (CSV/TSV, on unless ``formula_guard=False``, ``--no-formula-guard`` on the
+command line). A spreadsheet opening a CSV runs a cell that starts with ``=``, ``+``, ``-`` or
+``@`` as a formula, so a comment like ``=HYPERLINK(...)`` or ``+cmd|...`` attacks the analyst
+who opens the output (CSV injection). As OWASP's CSV-injection guidance recommends for untrusted
+text, such cells, and cells starting with a tab or a carriage return, get a ``'`` in front so
+spreadsheets show them as text. This applies to text: the input's columns (names included)
+except numbers and booleans, and the derived text columns (``normalized``, ``tokens``); not to
+the labels, statuses and scores this library writes. Deliberate exception: a cell that is a
+sign followed only by digits, spaces and ``. , ( ) / + -`` (``-5``, ``+855 12 345 678``) is left
+as it is: it cannot call a function or refer to a cell, and phone numbers and signed numbers
+are common in these exports and should reach other tools unchanged. Reading such an output back
+gives the text with its ``'``; JSONL and Parquet are data formats and are never changed.
 """
 
 from __future__ import annotations
@@ -30,6 +52,7 @@ import decimal
 import io
 import json
 import math
+import re
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,10 +62,15 @@ from typing import Any
 
 from khmer_civic.io.errors import TableError
 from khmer_civic.io.formats import TableFormat
+from khmer_civic.text.unreadable import has_lone_surrogate, replace_unreadable, replace_unreadable_in
 
 SCORE_DECIMALS = 6
 XLSX_MAX_ROWS = 1_048_576 - 1  # Excel's sheet limit, less the header row
-XLSX_MAX_CELL_CHARS = 32_767
+XLSX_MAX_CELL_CHARS = 32_767  # in UTF-16 code units, as Excel counts
+XLSX_CUT_MARK = "…[cut: {length:,} characters in the input]"
+XLSX_MAX_EXACT_INT = 10**15 - 1  # Excel keeps 15 significant digits of a number
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's CSV-injection list
+_SIGNED_NUMBER = re.compile(r"[+-][0-9 .,()/+-]*\Z")
 
 # What an added column holds; writers format each kind for their format.
 LABELS = "labels"  # a list of labels (multi_label task)
@@ -99,24 +127,35 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes_text(bytes(value))
     if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
+        return replace_unreadable_in(list(value))
+    return replace_unreadable(str(value))
 
 
 def bytes_text(value: bytes) -> str:
-    """Bytes as text: UTF-8 when they are, else ``base64:`` and their base64 form."""
+    """Bytes as text: UTF-8 when they are (NULs as U+FFFD), else ``base64:`` and their base64 form."""
     try:
-        return value.decode("utf-8")
+        return replace_unreadable(value.decode("utf-8"))
     except UnicodeDecodeError:
         return "base64:" + base64.b64encode(value).decode("ascii")
 
 
+def guard_formula(text: str) -> str:
+    """``text`` with a ``'`` in front when a spreadsheet would run it as a formula (see the module docstring)."""
+    if text.startswith(FORMULA_STARTS) and not _SIGNED_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal))  # bool is an int
+
+
 def cell_text(value: Any) -> str:
-    """An input value as the text of a CSV cell (strings unchanged, missing values empty)."""
+    """An input value as the text of a CSV cell (strings unchanged but for bad characters, missing values empty)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return replace_unreadable(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -125,7 +164,7 @@ def cell_text(value: Any) -> str:
         return str(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time, decimal.Decimal, bytes, bytearray, memoryview)):
         return _json_default(value)  # the same text these values get inside JSON
-    return json.dumps(value, ensure_ascii=False, default=_json_default)
+    return json.dumps(replace_unreadable_in(value), ensure_ascii=False, default=_json_default)
 
 
 def added_text(value: Any, kind: str) -> str:
@@ -164,19 +203,36 @@ class PartWriter(ABC):
     def assemble(self, parts: Sequence[Path], target: Path) -> None:
         """Write the output file ``target`` from ``parts``, in order."""
 
+    def notes(self) -> list[str]:
+        """What the user should know about the last :meth:`assemble` (e.g. XLSX cells cut); one line each."""
+        return []
+
 
 class DelimitedWriter(PartWriter):
-    """CSV (``,``) or TSV (tab), UTF-8, ``\\n`` line ends, quoting only where needed."""
+    """CSV (``,``) or TSV (tab), UTF-8, ``\\n`` line ends, quoting only where needed, formula guard."""
 
     part_suffix = ".csv.part"
 
-    def __init__(self, layout: TableLayout, delimiter: str = ",", *, bom: bool = False) -> None:
+    def __init__(
+        self, layout: TableLayout, delimiter: str = ",", *, bom: bool = False, formula_guard: bool = True
+    ) -> None:
         super().__init__(layout)
         self.delimiter = delimiter
         self.bom = bom
+        self.formula_guard = formula_guard
 
     def _writer(self, handle: io.TextIOBase) -> Any:
         return csv.writer(handle, delimiter=self.delimiter, lineterminator="\n")
+
+    def _original_text(self, value: Any) -> str:
+        text = cell_text(value)
+        if self.formula_guard and text and not _is_number(value):
+            return guard_formula(text)
+        return text
+
+    def _added_text(self, value: Any, kind: str) -> str:
+        text = added_text(value, kind)
+        return guard_formula(text) if self.formula_guard and kind == TEXT and text else text
 
     def write_part(self, rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         original = self.layout.original
@@ -184,14 +240,15 @@ class DelimitedWriter(PartWriter):
         with open(path, "w", encoding="utf-8", errors="replace", newline="") as handle:
             writer = self._writer(handle)
             for row in rows:
-                cells = [cell_text(row.get(name)) for name in original]
-                cells += [added_text(row.get(column.name), column.kind) for column in added]
+                cells = [self._original_text(row.get(name)) for name in original]
+                cells += [self._added_text(row.get(column.name), column.kind) for column in added]
                 writer.writerow(cells)
 
     def assemble(self, parts: Sequence[Path], target: Path) -> None:
         with open(target, "wb") as out:
             header = io.StringIO(newline="")
-            self._writer(header).writerow(self.layout.names)
+            names = [self._original_text(name) for name in self.layout.original]
+            self._writer(header).writerow([*names, *(column.name for column in self.layout.added)])
             out.write(("\ufeff" if self.bom else "").encode("utf-8") + header.getvalue().encode("utf-8", "replace"))
             for part in parts:
                 with open(part, "rb") as handle:
@@ -207,7 +264,10 @@ class JsonLinesWriter(PartWriter):
         with open(path, "w", encoding="utf-8", errors="replace", newline="\n") as handle:
             for row in rows:
                 record = {key: _json_value(value) for key, value in row.items()}
-                handle.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+                line = json.dumps(record, ensure_ascii=False, default=_json_default)
+                if "\\u0000" in line or has_lone_surrogate(line):  # rare: clean, then write again
+                    line = json.dumps(replace_unreadable_in(record), ensure_ascii=False, default=_json_default)
+                handle.write(line + "\n")
 
     def assemble(self, parts: Sequence[Path], target: Path) -> None:
         with open(target, "wb") as out:
@@ -226,9 +286,9 @@ def arrow_schema(layout: TableLayout) -> Any:
     for name in layout.original:
         kind = layout.original_kinds.get(name, "string")
         if kind == "arrow" and name in given:
-            fields.append(given[name])
+            fields.append(given[name].with_name(replace_unreadable(name)))
         else:
-            fields.append(pa.field(name, simple.get(kind, pa.string())))
+            fields.append(pa.field(replace_unreadable(name), simple.get(kind, pa.string())))
     added_types = {
         LABELS: pa.list_(pa.string()),
         LABEL: pa.string(),
@@ -249,7 +309,7 @@ def _typed(value: Any, kind: str) -> Any:
         return None if isinstance(value, float) and math.isnan(value) else cell_text(value)
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    return value
+    return replace_unreadable_in(value)
 
 
 class ParquetWriter(PartWriter):
@@ -269,9 +329,9 @@ class ParquetWriter(PartWriter):
         columns: dict[str, list[Any]] = {}
         for name in self.layout.original:
             kind = kinds.get(name, "string")
-            columns[name] = [_typed(row.get(name), kind) for row in rows]
+            columns[replace_unreadable(name)] = [_typed(row.get(name), kind) for row in rows]
         for column in self.layout.added:
-            columns[column.name] = [row.get(column.name) for row in rows]
+            columns[column.name] = [replace_unreadable_in(row.get(column.name)) for row in rows]
         try:
             table = pa.Table.from_pydict(columns, schema=self.schema)
         except (pa.ArrowException, TypeError, ValueError) as exc:
@@ -299,54 +359,97 @@ def _xlsx_tag(value: Any) -> Any:
     raise TypeError(f"not a cell value: {type(value).__name__}")
 
 
-def _xlsx_untag(obj: dict[str, str]) -> Any:
+@dataclass(frozen=True)
+class _CutCell:
+    """A string cut to Excel's cell limit, as read back from a part file."""
+
+    text: str
+    length: int  # characters in the value before the cut
+
+
+def _xlsx_untag(obj: dict[str, Any]) -> Any:
     for tag, kind in _DATE_TAGS.items():
         if tag in obj:
             return kind.fromisoformat(obj[tag])
+    if "$cut" in obj:
+        return _CutCell(obj["$text"], obj["$cut"])
     return obj
 
 
-def xlsx_cell(value: Any) -> Any:
-    """An input value as an XLSX cell value (native numbers and dates kept, others as text)."""
+def _cut_to_xlsx_limit(text: str) -> tuple[str, int]:
+    """``(text, 0)`` when it fits an Excel cell, else its start ending with the cut mark and its length.
+
+    Excel counts UTF-16 code units, so an emoji counts twice; the cut never splits one in half.
+    """
+    if len(text) <= XLSX_MAX_CELL_CHARS // 2:
+        return text, 0
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) // 2 <= XLSX_MAX_CELL_CHARS:
+        return text, 0
+    mark = XLSX_CUT_MARK.format(length=len(text))
+    head = units[: 2 * (XLSX_MAX_CELL_CHARS - len(mark))].decode("utf-16-le", "ignore")
+    return head + mark, len(text)
+
+
+def _xlsx_value(value: Any) -> tuple[Any, int]:
+    """(XLSX cell value, the length of a string that had to be cut, else 0); see :func:`xlsx_cell`."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     if value is None:
-        return None
+        return None, 0
     if isinstance(value, str):
-        text = ILLEGAL_CHARACTERS_RE.sub("", value)
-        return text[:XLSX_MAX_CELL_CHARS]
-    if isinstance(value, bool | int):
-        return value
+        return _cut_to_xlsx_limit(ILLEGAL_CHARACTERS_RE.sub("", replace_unreadable(value)))
+    if isinstance(value, bool):
+        return value, 0
+    if isinstance(value, int):
+        return (value if abs(value) <= XLSX_MAX_EXACT_INT else str(value)), 0
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.datetime):
-        return value.isoformat() if value.tzinfo is not None else value
-    if isinstance(value, dt.time):
-        return value.isoformat() if value.tzinfo is not None else value
+        return (value if math.isfinite(value) else None), 0
+    if isinstance(value, dt.datetime | dt.time):
+        return (value.isoformat() if value.tzinfo is not None else value), 0
     if isinstance(value, dt.date):
-        return value
-    return xlsx_cell(cell_text(value))
+        return value, 0
+    return _xlsx_value(cell_text(value))
+
+
+def xlsx_cell(value: Any) -> Any:
+    """An input value as an XLSX cell value (see the module docstring).
+
+    Native numbers and dates are kept, integers of more than 15 digits become text; strings lose
+    bad and control characters and are cut, with a mark, to Excel's cell limit; others become text.
+    """
+    return _xlsx_value(value)[0]
 
 
 class XlsxWriter(PartWriter):
-    """XLSX through openpyxl's write-only workbook; one sheet named ``data``."""
+    """XLSX through openpyxl's write-only workbook; one sheet named ``data``; strings are text cells."""
 
     part_suffix = ".xlsx-rows.part"
     SHEET_TITLE = "data"
+    NOTED_ROWS = 10  # sheet rows named in the note about cut cells
+
+    def __init__(self, layout: TableLayout) -> None:
+        super().__init__(layout)
+        self._cut_cells = 0
+        self._cut_rows: list[int] = []
+
+    def _part_cell(self, value: Any) -> Any:
+        cell, cut = _xlsx_value(value)
+        return {"$cut": cut, "$text": cell} if cut else cell
 
     def write_part(self, rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         original = self.layout.original
         added = self.layout.added
         with open(path, "w", encoding="utf-8", errors="replace", newline="\n") as handle:
             for row in rows:
-                cells = [xlsx_cell(row.get(name)) for name in original]
+                cells = [self._part_cell(row.get(name)) for name in original]
                 for column in added:
                     value = row.get(column.name)
                     if column.kind == LABELS and value is not None:
                         value = ";".join(value)
                     elif column.kind == SCORE and value is not None:
                         value = round(value, SCORE_DECIMALS)
-                    cells.append(xlsx_cell(value))
+                    cells.append(self._part_cell(value))
                 handle.write(json.dumps(cells, ensure_ascii=False, default=_xlsx_tag) + "\n")
 
     def _part_rows(self, part: Path) -> Iterator[list[Any]]:
@@ -354,24 +457,59 @@ class XlsxWriter(PartWriter):
             for line in handle:
                 yield json.loads(line, object_hook=_xlsx_untag)
 
+    def _sheet_row(self, sheet: Any, cells: list[Any], row_number: int) -> list[Any]:
+        """Cells ready for ``sheet.append``: cut cells counted, strings openpyxl would not store as text forced."""
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ERROR_CODES
+
+        out = list(cells)
+        for i, value in enumerate(cells):
+            if isinstance(value, _CutCell):
+                self._cut_cells += 1
+                if not self._cut_rows or self._cut_rows[-1] != row_number:
+                    self._cut_rows.append(row_number)
+                value = out[i] = value.text
+            if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
+                cell = WriteOnlyCell(sheet, value)  # openpyxl makes a formula or an error value of these
+                cell.data_type = "s"
+                out[i] = cell
+        return out
+
     def assemble(self, parts: Sequence[Path], target: Path) -> None:
         from openpyxl import Workbook
 
+        self._cut_cells, self._cut_rows = 0, []
         book = Workbook(write_only=True)
         sheet = book.create_sheet(self.SHEET_TITLE)
-        sheet.append([xlsx_cell(name) for name in self.layout.names])
+        header = [self._part_cell(name) for name in self.layout.names]
+        sheet.append(self._sheet_row(sheet, header, 1))
+        row_number = 1
         for part in parts:
             for cells in self._part_rows(part):
-                sheet.append(cells)
+                row_number += 1
+                sheet.append(self._sheet_row(sheet, cells, row_number))
         book.save(target)
 
+    def notes(self) -> list[str]:
+        if not self._cut_cells:
+            return []
+        n, rows = self._cut_cells, self._cut_rows
+        shown = ", ".join(str(r) for r in rows[: self.NOTED_ROWS]) + (", ..." if len(rows) > self.NOTED_ROWS else "")
+        cells = "1 cell was" if n == 1 else f"{n:,} cells were"
+        mark = XLSX_CUT_MARK.replace("{length:,}", "N")
+        return [
+            f"XLSX: {cells} longer than Excel's limit of {XLSX_MAX_CELL_CHARS:,} characters and cut "
+            f"(sheet row{'s' if len(rows) > 1 else ''} {shown}); a cut cell ends with '{mark}'. "
+            "Write .csv, .jsonl or .parquet to keep every character"
+        ]
 
-def make_writer(fmt: TableFormat, layout: TableLayout, *, bom: bool = False) -> PartWriter:
-    """The part writer of an output format."""
+
+def make_writer(fmt: TableFormat, layout: TableLayout, *, bom: bool = False, formula_guard: bool = True) -> PartWriter:
+    """The part writer of an output format (``bom`` and ``formula_guard`` apply to CSV/TSV)."""
     if fmt is TableFormat.CSV:
-        return DelimitedWriter(layout, ",", bom=bom)
+        return DelimitedWriter(layout, ",", bom=bom, formula_guard=formula_guard)
     if fmt is TableFormat.TSV:
-        return DelimitedWriter(layout, "\t", bom=bom)
+        return DelimitedWriter(layout, "\t", bom=bom, formula_guard=formula_guard)
     if fmt is TableFormat.JSONL:
         return JsonLinesWriter(layout)
     if fmt is TableFormat.PARQUET:

@@ -15,6 +15,7 @@ labelling it.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 REPLACEMENT = "\ufffd"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -36,4 +37,19 @@ def replace_unreadable(text: str) -> str:
     return _UNREADABLE.sub(REPLACEMENT, text) if _UNREADABLE.search(text) else text
 
 
-__all__ = ["REPLACEMENT", "has_lone_surrogate", "has_unreadable", "replace_unreadable"]
+def replace_unreadable_in(value: Any) -> Any:
+    """``value`` with :func:`replace_unreadable` applied to every string in it, dict keys included.
+
+    Lists, tuples and dicts are rebuilt (tuples as lists, as JSON has them); other values are
+    returned as they are.
+    """
+    if isinstance(value, str):
+        return replace_unreadable(value)
+    if isinstance(value, list | tuple):
+        return [replace_unreadable_in(item) for item in value]
+    if isinstance(value, dict):
+        return {replace_unreadable_in(k): replace_unreadable_in(v) for k, v in value.items()}
+    return value
+
+
+__all__ = ["REPLACEMENT", "has_lone_surrogate", "has_unreadable", "replace_unreadable", "replace_unreadable_in"]

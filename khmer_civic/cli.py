@@ -260,6 +260,15 @@ def _table_options(func: F) -> F:
         ),
         click.option("--bom", is_flag=True, help="CSV/TSV output: start with a UTF-8 byte-order mark (for Excel)."),
         click.option(
+            "--formula-guard/--no-formula-guard",
+            default=True,
+            show_default=True,
+            help="CSV/TSV output: put ' before text cells that start with = + - @, tab or carriage return, so "
+            "spreadsheets show them as text instead of running them as formulas (OWASP's CSV-injection advice). "
+            "Signed numbers and phone numbers (-5, +855 12 345 678) are left as they are; XLSX text cells are "
+            "always stored as text.",
+        ),
+        click.option(
             "--progress/--no-progress",
             default=None,
             help="Show a progress bar on stderr [default: when stderr is a terminal].",
@@ -302,6 +311,7 @@ def label(
     resume: bool,
     summary_path: Path | None,
     bom: bool,
+    formula_guard: bool,
     progress: bool | None,
     quiet: bool,
     model_path: Path | None,
@@ -315,6 +325,13 @@ def label(
     task of the model (topics, sentiment, call_to_action), label_status (ok, or why a row was
     not labelled: empty, not_text, no_letters, unreadable_row, malformed_row,
     undecodable_text) and one score column per label.
+
+    Bad characters are a row's problem: bytes that are not valid text, NULs and lone surrogates
+    become U+FFFD and the row is flagged undecodable_text. A stray quote that would swallow the
+    CSV rows after it flags its own line unreadable_row and every other row is read as itself.
+    XLSX output: a text longer than Excel's 32,767-character cell limit is cut and ends with
+    "…[cut: N characters in the input]" (its row keeps the labels of the whole text), and the
+    run names the sheet rows cut; write CSV, JSONL or Parquet to keep every character.
     """
     from khmer_civic.io.annotators import LabelJob
     from khmer_civic.io.formats import output_format
@@ -340,6 +357,7 @@ def label(
         mask_pii=mask_pii,
         sheet=sheet,
         bom=bom,
+        formula_guard=formula_guard,
     )
     result = run_table(
         options, job, notify=_notifier(quiet), progress=TqdmProgress("label", progress), annotator=annotator
@@ -361,6 +379,7 @@ def tokenize(
     resume: bool,
     summary_path: Path | None,
     bom: bool,
+    formula_guard: bool,
     progress: bool | None,
     quiet: bool,
 ) -> None:
@@ -384,6 +403,7 @@ def tokenize(
         resume=resume,
         sheet=sheet,
         bom=bom,
+        formula_guard=formula_guard,
     )
     result = run_table(options, TokenizeJob(), notify=_notifier(quiet), progress=TqdmProgress("tokenize", progress))
     summary = tokenize_summary(result)

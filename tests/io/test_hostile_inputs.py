@@ -420,3 +420,31 @@ def test_xlsx_keeps_every_digit_of_long_ids() -> None:
     assert xlsx_cell(12345678901234567) == "12345678901234567"  # Excel would keep 15 digits of a number
     assert xlsx_cell(123456789012345) == 123456789012345
     assert xlsx_cell(-5) == -5
+
+
+# ------------------------------------------------------------------------------ the command line
+
+
+def test_cli_formula_guard_flag_is_documented_and_works(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from khmer_civic.cli import cli
+
+    runner = CliRunner()
+    for command in ("label", "tokenize"):
+        help_text = runner.invoke(cli, [command, "--help"]).output
+        assert "--no-formula-guard" in help_text and "OWASP" in help_text
+    assert "32,767" in runner.invoke(cli, ["label", "--help"]).output  # cut XLSX cells are explained
+    source = tmp_path / "in.csv"
+    source.write_text("id,message\n1,=1+1 សាលា\n2,-5\n", encoding="utf-8")
+    for flag, expected in (([], ["'=1+1 សាលា", "-5"]), (["--no-formula-guard"], ["=1+1 សាលា", "-5"])):
+        out = tmp_path / "out.csv"
+        args = ["label", str(source), "-o", str(out), "--model", str(tiny_model_dir), "-q", *flag]
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert [r["message"] for r in read_output(out)] == expected
+
+
+def test_readme_documents_the_guard_and_the_cut_cells() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "--no-formula-guard" in readme and "+855 12 345 678" in readme and "32,767" in readme

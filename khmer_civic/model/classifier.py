@@ -251,7 +251,10 @@ class CivicClassifier:
         or Latin letter ``NO_LETTERS``; strings holding a lone surrogate (``"\\ud83d"``, half an
         emoji, which no tokenizer can encode) ``UNDECODABLE``. Those predictions have every label
         ``None`` and no scores.
-        ``batch_size`` is the number of windows scored per onnxruntime call.
+        ``batch_size`` is the number of windows scored per onnxruntime call for models whose
+        batching is ``padded``; models with ``per_window`` batching (every int8 model, the
+        default one included) score each window alone. Either way a text's scores do not depend
+        on the other texts, their order or ``batch_size``.
         """
         return self._run(texts, batch_size, scores_only=False)
 

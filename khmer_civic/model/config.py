@@ -21,6 +21,15 @@ TOKENIZER_NAME = "tokenizer.json"
 METRICS_NAME = "metrics.json"
 MODEL_CARD_NAME = "MODEL_CARD.md"
 
+# How windows share an onnxruntime call (config.json "batching"; see WindowedRunner):
+# "per_window": each window is scored alone, unpadded. Required for graphs whose activations are
+#   quantised with one scale per call (onnxruntime's dynamic int8), where a row's scores would
+#   otherwise depend on the other rows and the padding of its batch. The default.
+# "padded": windows are sorted by length and scored in padded batches; only for graphs that
+#   score each row independently of the others (fp32, or static/per-row activation scales).
+BATCHING_MODES: tuple[str, ...] = ("per_window", "padded")
+DEFAULT_BATCHING = "per_window"
+
 
 class ModelNotFoundError(ModelConfigError):
     """The model directory, or a file it must contain, does not exist."""
@@ -44,6 +53,7 @@ class ModelConfig:
     eos_token_id: int
     normalizer_version: int
     format_version: int = MODEL_FORMAT_VERSION
+    batching: str = DEFAULT_BATCHING
 
     @property
     def window_tokens(self) -> int:
@@ -67,6 +77,7 @@ class ModelConfig:
             "pad_token_id": self.pad_token_id,
             "bos_token_id": self.bos_token_id,
             "eos_token_id": self.eos_token_id,
+            "batching": self.batching,
             "tasks": self.schema.to_list(),
         }
 
@@ -103,6 +114,10 @@ class ModelConfig:
             if value < 0:
                 raise ConfigFormatError(f"{source}: {key} {value} is negative")
 
+        batching = data.get("batching", DEFAULT_BATCHING)
+        if batching not in BATCHING_MODES:
+            raise ConfigFormatError(f"{source}: 'batching' is {batching!r}, expected one of {list(BATCHING_MODES)}")
+
         tasks = data.get("tasks")
         if not isinstance(tasks, list) or not all(isinstance(task, Mapping) for task in tasks):
             raise ConfigFormatError(f"{source}: 'tasks' must be a list of JSON objects")
@@ -122,6 +137,7 @@ class ModelConfig:
             window_stride=stride,
             normalizer_version=_int_field(data, "normalizer_version", source),
             format_version=version,
+            batching=batching,
             **token_ids,
         )
 

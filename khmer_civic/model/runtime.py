@@ -10,8 +10,20 @@ Pipeline for a batch of texts:
    windows of ``max_length - 2`` tokens whose starts are ``window_stride`` apart, the last one
    ending on the last token. Nothing is truncated: every token lies in at least one window.
    Each window gets ``bos ... eos`` around it.
-4. Windows from all texts are sorted by length and cut into batches of ``batch_size``; each batch
-   is padded with ``pad_token_id`` to its own longest window (``attention_mask`` is 0 on padding).
+4. How windows share an onnxruntime call is the model's ``batching`` (config.json):
+
+   - ``per_window`` (the default, and what every exported int8 model declares): each window is
+     scored alone, without padding. onnxruntime's dynamic int8 quantisation computes one
+     activation scale per call, over every row and every padding position of the batch, so in a
+     padded batch a text's scores would depend on its neighbours. Alone, a window's scores are a
+     function of that window only: the same text gets the same scores whatever the batch size,
+     order, chunk size or worker count. Measured on the shipped model, this costs a few percent
+     of throughput against padded batches of 32 (benchmarks/README.md, "Same text, same labels").
+   - ``padded``: windows from all texts are sorted by length and cut into batches of
+     ``batch_size``; each batch is padded with ``pad_token_id`` to its own longest window
+     (``attention_mask`` is 0 on padding). Only for graphs that score each row independently
+     (fp32, static or per-row activation scales); rows then agree across batchings to
+     floating-point rounding (about 1e-7).
 5. One ``onnxruntime.InferenceSession`` scores every window. Logits become calibrated
    probabilities per window: ``sigmoid(logit / T)`` for ``multi_label`` and ``binary`` tasks,
    ``softmax(logits / T)`` for ``single_label`` tasks, ``T`` being the task's temperature.
@@ -279,12 +291,17 @@ class WindowedRunner:
         return windows, np.asarray(owners, dtype=np.int64)
 
     def window_logits(self, windows: Sequence[Sequence[int]], batch_size: int) -> dict[str, np.ndarray]:
-        """Raw logits of each window per ONNX output, rows in the order of ``windows``."""
+        """Raw logits of each window per ONNX output, rows in the order of ``windows``.
+
+        ``batch_size`` windows share a call only when the model's batching is ``padded``.
+        """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         tasks = self.config.schema.tasks
         output_names = [task.output for task in tasks]
         logits = {task.output: np.empty((len(windows), task.n_outputs), dtype=np.float64) for task in tasks}
+        if self.config.batching == "per_window":
+            batch_size = 1  # see the module docstring: one call per window keeps rows independent
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         for begin in range(0, len(order), batch_size):
             rows = order[begin : begin + batch_size]

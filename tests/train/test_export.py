@@ -97,6 +97,7 @@ def test_export_writes_the_model_directory(model_and_tokenizer, tmp_path: Path) 
     assert (config.max_length, config.window_stride) == (16, 8)
     assert (config.bos_token_id, config.pad_token_id, config.eos_token_id) == (0, 1, 2)
     assert config.name == "tiny-export" and config.normalizer_version >= 1
+    assert config.batching == "per_window"  # dynamic int8: one activation scale per call
 
     tok = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
     assert tok["truncation"] is None and tok["padding"] is None
@@ -130,6 +131,12 @@ def test_exported_model_loads_in_the_classifier(model_and_tokenizer, tmp_path: P
     assert all(p.sentiment in SCHEMA["sentiment"].labels for p in predictions)
     scores = clf.predict_proba(TEXTS[0])
     assert scores["call_to_action"]["true"] == pytest.approx(1 - scores["call_to_action"]["false"])
+    # same text, same scores, whatever the batch around it
+    alone = [clf.predict_proba(text) for text in TEXTS]
+    for batch_size in (1, 3, 32):
+        for got, want in zip(clf.predict_proba(list(TEXTS), batch_size=batch_size), alone):
+            for task in want:
+                assert got[task] == pytest.approx(want[task], abs=1e-6)
 
 
 def test_fp32_graph_may_not_go_into_the_model_directory(model_and_tokenizer, tmp_path: Path) -> None:

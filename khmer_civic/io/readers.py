@@ -20,7 +20,9 @@ Every reader knows its column names before the first row is read and yields
   the first line becomes one row flagged ``unreadable_row`` and reading starts again on the next
   line, so every row after it comes back as itself and the row count matches the file's. A
   quoted post that really spans lines stays one row; a file cut inside one ends with that post
-  as one flagged row. One-column files (no delimiter to tell rows apart) are not checked.
+  as one flagged row. A record of more than 10,000 lines, or one the csv module cannot parse
+  (a field over 256 MiB), is read line by line in the same way without weighing. One-column
+  files (no delimiter to tell rows apart) are not checked.
 - **JSON Lines**: one object per line. The column list is the union of the keys, in order of
   first appearance, gathered in a first pass that also counts the rows; values keep their JSON
   types. A line that is not a JSON object (broken, truncated, or an array) becomes a row
@@ -76,6 +78,9 @@ NUL_PARITY_SHARE = 0.95
 # A post with a stray quote can swallow many lines into one field; the csv module's default
 # limit (128 KiB) would then abort the whole file instead of flagging one row.
 CSV_FIELD_LIMIT = 256 * 1024 * 1024
+# A record spanning more lines than this is a runaway quoted field whatever follows: its first
+# line is flagged and reading starts again on the next (bounds the memory a stray quote takes).
+RUNAWAY_MAX_LINES = 10_000
 
 
 class RowProblem(str, Enum):
@@ -221,16 +226,22 @@ def _read_sample(path: Path) -> tuple[str, str]:
     return encoding, text
 
 
+class _RecordTooLong(Exception):
+    """A record asked for more than ``max_lines`` lines (raised through :func:`csv.reader`)."""
+
+
 class _LineSource:
     """Feeds lines to :func:`csv.reader` while noting what the reader needs to judge each record.
 
     NULs become U+FFFD here, before the csv module sees them. Lines handed back with
-    :meth:`push_back` are read again before the rest of the file.
+    :meth:`push_back` are read again before the rest of the file. A record that asks for more
+    than ``max_lines`` lines (0: no limit) raises :class:`_RecordTooLong`.
     """
 
-    def __init__(self, handle: TextIO, quotechar: str) -> None:
+    def __init__(self, handle: TextIO, quotechar: str, max_lines: int = 0) -> None:
         self._handle = handle
         self._quotechar = quotechar
+        self._max_lines = max_lines
         self._pushed: list[str] = []  # lines to read again, last first
         self.last_line = ""
         self.lines: list[str] = []  # the lines of the current record
@@ -252,6 +263,8 @@ class _LineSource:
         return self
 
     def __next__(self) -> str:
+        if self._max_lines and len(self.lines) >= self._max_lines:
+            raise _RecordTooLong
         line = self._pushed.pop() if self._pushed else self._handle.readline()
         if not line:
             self.hit_end = True
@@ -346,23 +359,23 @@ class DelimitedReader(TableReader):
             csv.field_size_limit(CSV_FIELD_LIMIT)
         width = len(self.columns)  # 0 while the header itself is read
         with self._open() as handle:
-            source = _LineSource(handle, '"')
+            source = _LineSource(handle, '"', RUNAWAY_MAX_LINES if width >= 2 else 0)
             reader = csv.reader(source, delimiter=self.delimiter)
             pending: tuple[list[str], bool, int, bool] | None = None  # cells, broken, quotes, replaced
             while True:
                 source.begin_record()
                 try:
                     cells = next(reader)
-                    broken = False
+                    broken = unparsed = False
                 except StopIteration:
                     break
-                except csv.Error:
-                    cells, broken = [], True
+                except (csv.Error, _RecordTooLong):
+                    cells, broken, unparsed = [], True, True
                 except UnicodeError as exc:  # a decoder that cannot replace (should not happen)
                     raise UnreadableTableError(f"{self.path}: cannot decode as {self.encoding}: {exc}") from exc
                 lines, replaced, quotes = source.lines, source.replaced, source.quotes
-                runaway = width >= 2 and len(lines) > 1 and not broken
-                if runaway and self._runaway(cells, lines, source.hit_end, width):
+                several = width >= 2 and len(lines) > 1
+                if several and (unparsed or self._runaway(cells, lines, source.hit_end, width)):
                     cells, broken = _cells_of_line(lines[0], self.delimiter), True
                     replaced, quotes = REPLACEMENT in lines[0], 0
                     source.push_back(lines[1:])
@@ -453,8 +466,8 @@ def merge_kinds(kinds: set[str]) -> str:
 def _parse_json_line(line: str) -> Any:
     """The JSON value of one line (``ValueError`` when broken), bad characters replaced.
 
-    A raw NUL becomes U+FFFD before parsing; the escapes ``\\u0000`` and lone ``\\udXXX``
-    can only come from a backslash-u escape, so values are cleaned only when the line has one.
+    A raw NUL becomes U+FFFD before parsing; after that, a NUL or a lone surrogate can only reach
+    a value through a ``\\u`` escape, so values are cleaned only when the line has one.
     """
     if "\x00" in line:
         line = line.replace("\x00", REPLACEMENT)

@@ -448,3 +448,34 @@ def test_cli_formula_guard_flag_is_documented_and_works(tiny_model_dir: Path, tm
 def test_readme_documents_the_guard_and_the_cut_cells() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert "--no-formula-guard" in readme and "+855 12 345 678" in readme and "32,767" in readme
+
+
+def test_a_runaway_longer_than_the_line_limit_is_read_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import khmer_civic.io.readers as readers
+
+    monkeypatch.setattr(readers, "RUNAWAY_MAX_LINES", 4)
+    path = tmp_path / "in.csv"
+    path.write_text(_ten_rows(), encoding="utf-8")
+    rows = _rows(path)
+    assert [r.values["id"] for r in rows] == [str(i) for i in range(1, 11)]
+    assert [r.problem for r in rows] == [None, None, RowProblem.UNREADABLE] + [None] * 7
+    path.write_text('id,message\n1,"a\nb\nc"\n2,x\n', encoding="utf-8")  # a post within the limit stays whole
+    assert [r.values["message"] for r in _rows(path)] == ["a\nb\nc", "x"]
+
+
+def test_a_runaway_over_the_field_limit_loses_no_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import khmer_civic.io.readers as readers
+
+    previous = csv.field_size_limit()
+    monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", 100)
+    csv.field_size_limit(100)
+    try:
+        path = tmp_path / "in.csv"
+        path.write_text(_ten_rows(bad='"stray ' + "x" * 50), encoding="utf-8")
+        rows = _rows(path)
+    finally:
+        csv.field_size_limit(previous)
+    assert [r.values["id"] for r in rows] == [str(i) for i in range(1, 11)]
+    assert [r.problem for r in rows].count(RowProblem.UNREADABLE) == 1 and rows[2].problem is RowProblem.UNREADABLE

@@ -481,7 +481,7 @@ class XlsxWriter(PartWriter):
         self._cut_cells, self._cut_rows = 0, []
         book = Workbook(write_only=True)
         sheet = book.create_sheet(self.SHEET_TITLE)
-        header = [self._part_cell(name) for name in self.layout.names]
+        header = [xlsx_cell(name) for name in self.layout.names]
         sheet.append(self._sheet_row(sheet, header, 1))
         row_number = 1
         for part in parts:

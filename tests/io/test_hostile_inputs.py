@@ -125,6 +125,22 @@ def test_jsonl_with_a_lone_surrogate_is_labelled_and_flagged(
     _assert_readable(output)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"id,message\n1,ok\n2,half \xed\xa0\xbd emoji\n",  # a surrogate encoded as UTF-8 bytes (CESU-8)
+        b"\xff\xfe" + "id,message\n1,ok\n2,half ".encode("utf-16-le") + b"\x3d\xd8" + "x\n".encode("utf-16-le"),
+    ],
+    ids=["utf8", "utf16"],
+)
+def test_csv_surrogates_in_the_bytes_are_undecodable(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    rows = _rows(path)
+    assert FFFD in rows[1].values["message"] and rows[1].undecodable == {"message"} and not rows[0].undecodable
+    assert not any(0xD800 <= ord(c) <= 0xDFFF for c in rows[1].values["message"])
+
+
 def test_parquet_nul_in_a_string_is_replaced_and_flagged(tmp_path: Path) -> None:
     path = write_parquet(tmp_path / "in.parquet", [{"id": 1, "message": "ok"}, {"id": 2, "message": "a\x00b"}])
     rows = _rows(path)
@@ -479,3 +495,20 @@ def test_a_runaway_over_the_field_limit_loses_no_rows(tmp_path: Path, monkeypatc
         csv.field_size_limit(previous)
     assert [r.values["id"] for r in rows] == [str(i) for i in range(1, 11)]
     assert [r.problem for r in rows].count(RowProblem.UNREADABLE) == 1 and rows[2].problem is RowProblem.UNREADABLE
+
+
+def test_resume_refuses_a_changed_formula_guard(labeller: Labeller, tmp_path: Path) -> None:
+    from khmer_civic.io.errors import ResumeError
+
+    source = tmp_path / "in.csv"
+    source.write_text(_ten_rows(), encoding="utf-8")
+    output = tmp_path / "out.csv"
+
+    def stop(index: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_table(RunOptions(source, output, chunk_size=3), LabelJob(str(labeller.classifier.path)),
+                  notify=lambda _: None, annotator=labeller, after_chunk=stop)  # fmt: skip
+    with pytest.raises(ResumeError, match="formula_guard"):
+        _label(labeller, source, output, chunk_size=3, resume=True, formula_guard=False)

@@ -38,7 +38,8 @@ from khmer_civic.model.config import (
     read_json,
 )
 from khmer_civic.model.manifest import MANIFEST_NAME, ManifestError, file_sha256, verify_manifest, write_manifest
-from khmer_civic.model.runtime import WindowedRunner, check_graph, create_session, prepare_input
+from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, check_batch_size, prepare_input
+from khmer_civic.model.runtime import WindowedRunner, check_graph, create_session, decided_labels, decisions
 from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import LabelStatus, ModelSchema, Prediction, TaskSpec
 from khmer_civic.text import NORMALIZER_VERSION
@@ -216,7 +217,9 @@ class CivicClassifier:
     @overload
     def predict_proba(self, texts: Iterable[object], *, batch_size: int = ...) -> list[Scores]: ...
 
-    def predict_proba(self, texts: str | Iterable[object], *, batch_size: int = 32) -> Scores | list[Scores]:
+    def predict_proba(
+        self, texts: str | Iterable[object], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Scores | list[Scores]:
         """Calibrated probabilities per task and label.
 
         ``multi_label``: ``sigmoid(logit / T)`` per label (independent, need not sum to 1);
@@ -236,7 +239,9 @@ class CivicClassifier:
     @overload
     def predict(self, texts: Iterable[object], *, batch_size: int = ...) -> list[Prediction]: ...
 
-    def predict(self, texts: str | Iterable[object], *, batch_size: int = 32) -> Prediction | list[Prediction]:
+    def predict(
+        self, texts: str | Iterable[object], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Prediction | list[Prediction]:
         """Label texts. A single ``str`` gives one :class:`Prediction`; an iterable gives a list.
 
         Decision rules, with the calibrated probabilities of :meth:`predict_proba`:
@@ -254,16 +259,19 @@ class CivicClassifier:
         ``batch_size`` is the number of windows scored per onnxruntime call for models whose
         batching is ``padded``; models with ``per_window`` batching (every int8 model, the
         default one included) score each window alone. Either way a text's scores do not depend
-        on the other texts, their order or ``batch_size``.
+        on the other texts, their order or ``batch_size``. It must be a positive int
+        (``ValueError`` otherwise, even when no text reaches the model).
         """
         return self._run(texts, batch_size, scores_only=False)
 
     def _run(self, texts: str | Iterable[object], batch_size: int, *, scores_only: bool) -> Any:
         single = isinstance(texts, str)
         values = [texts] if single else _as_list(texts)
+        check_batch_size(batch_size)
         prepared = [prepare_input(value) for value in values]
         ok_rows = [row for row, (status, _) in enumerate(prepared) if status is LabelStatus.OK]
         probs = self._runner.probabilities([prepared[row][1] for row in ok_rows], batch_size)
+        decided = {} if scores_only else {task.name: decisions(probs[task.name], task) for task in self.schema.tasks}
         position = {row: i for i, row in enumerate(ok_rows)}
         tasks = self.schema.tasks
         results: list[Any] = []
@@ -271,11 +279,12 @@ class CivicClassifier:
             if status is not LabelStatus.OK:
                 results.append({} if scores_only else Prediction({t.name: None for t in tasks}, {}, status))
                 continue
-            scores = {task.name: _scores(task, probs[task.name][position[row]]) for task in tasks}
+            i = position[row]
+            scores = {task.name: _scores(task, probs[task.name][i]) for task in tasks}
             if scores_only:
                 results.append(scores)
             else:
-                labels = {task.name: _decide(task, scores[task.name]) for task in tasks}
+                labels = {task.name: decided_labels(task, decided[task.name][i]) for task in tasks}
                 results.append(Prediction(labels, scores, LabelStatus.OK))
         return results[0] if single else results
 
@@ -324,11 +333,3 @@ def _scores(task: TaskSpec, row: np.ndarray) -> dict[str, float]:
         p = float(row[0])
         return {"false": 1.0 - p, "true": p}
     return {label: float(value) for label, value in zip(task.labels, row)}
-
-
-def _decide(task: TaskSpec, scores: Mapping[str, float]) -> Any:
-    if task.type == "multi_label":
-        return [label for label in task.labels if scores[label] >= task.threshold_for(label)]
-    if task.type == "single_label":
-        return max(task.labels, key=lambda label: scores[label])  # max keeps the first on ties
-    return scores["true"] >= task.threshold

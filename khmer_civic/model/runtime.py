@@ -2,8 +2,8 @@
 
 Pipeline for a batch of texts:
 
-1. :func:`prepare_input` decides whether each value can be labelled (``LabelStatus``) and
-   normalises it with :func:`khmer_civic.text.normalize`; values that cannot be labelled never
+1. :func:`~khmer_civic.model.inputs.prepare_input` decides whether each value can be labelled
+   (``LabelStatus``) and normalises it with :func:`khmer_civic.text.normalize`; values that cannot be labelled never
    reach the model.
 2. The tokenizer turns each text into piece ids without special tokens.
 3. :func:`split_windows` cuts a text longer than ``max_length - 2`` tokens into overlapping
@@ -35,6 +35,8 @@ Pipeline for a batch of texts:
      number of text tokens. The result still sums to 1.
 
    A text that fits in one window is scored exactly as that window.
+7. :func:`decisions` applies the decision rule (the thresholds of config.json) to the
+   probabilities; the classifier and the evaluation (khmer_civic.train.evaluate) both use it.
 
 Thread safety: ``InferenceSession.run`` may be called from several threads at once, and so may
 ``tokenizers.Tokenizer.encode_batch``. :class:`WindowedRunner` keeps no per-call state on the
@@ -44,9 +46,6 @@ threads.
 
 from __future__ import annotations
 
-import math
-import numbers
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,69 +54,17 @@ import numpy as np
 import onnxruntime as ort
 
 from khmer_civic.model.config import ModelConfig
+from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE
+from khmer_civic.model.inputs import prepare_input as prepare_input  # re-exported: benchmarks import it from here
 from khmer_civic.model.tokenizer import TextTokenizer
-from khmer_civic.schema import LabelStatus, ModelConfigError, TaskSpec
-from khmer_civic.text import has_letters, has_lone_surrogate, normalize
+from khmer_civic.schema import ModelConfigError, TaskSpec
 
 INPUT_NAMES: tuple[str, str] = ("input_ids", "attention_mask")
 DEFAULT_PROVIDERS: tuple[str, ...] = ("CPUExecutionProvider",)
 
-# Characters that show nothing: a text made only of these (after normalisation) counts as empty.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-
 
 class ModelGraphError(ModelConfigError):
     """model.onnx cannot be loaded or lacks the inputs/outputs that config.json describes."""
-
-
-# --------------------------------------------------------------------------------------------
-# Inputs
-
-
-def _is_missing_marker(value: object) -> bool:
-    """None, a NaN number, or pandas' NA / NaT (recognised without importing pandas)."""
-    if value is None:
-        return True
-    kind = type(value)
-    if kind.__module__.startswith("pandas") and kind.__name__ in {"NAType", "NaTType"}:
-        return True
-    if isinstance(value, numbers.Number) and not isinstance(value, bool):
-        try:
-            return math.isnan(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return False
-    return False
-
-
-def _is_blank(text: str) -> bool:
-    return all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in text)
-
-
-def prepare_input(value: object) -> tuple[LabelStatus, str]:
-    """Classify one input value and normalise it when it is labellable text.
-
-    Returns ``(status, normalised_text)``; the text is ``""`` unless the status is ``OK``.
-
-    - ``None``, NaN, pandas NA/NaT, ``""`` and strings of only whitespace or invisible
-      characters: ``EMPTY``.
-    - Anything that is not a ``str`` (numbers, bools, bytes, lists ...): ``NOT_TEXT``; bytes are
-      not decoded, since their encoding is unknown.
-    - A string holding a lone surrogate (U+D800–U+DFFF, e.g. from the JSON escape ``"\\ud83d"``
-      of half an emoji), which no tokenizer can encode: ``UNDECODABLE``.
-    - A string without any Khmer or Latin letter (emoji, digits, punctuation): ``NO_LETTERS``.
-    """
-    if _is_missing_marker(value):
-        return LabelStatus.EMPTY, ""
-    if not isinstance(value, str):
-        return LabelStatus.NOT_TEXT, ""
-    if has_lone_surrogate(value):
-        return LabelStatus.UNDECODABLE, ""
-    text = normalize(str(value))
-    if _is_blank(text):
-        return LabelStatus.EMPTY, ""
-    if not has_letters(text):
-        return LabelStatus.NO_LETTERS, ""
-    return LabelStatus.OK, text
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,6 +123,32 @@ def aggregate_windows(
     out = np.full((n_texts, n_cols), -np.inf, dtype=np.float64)
     np.maximum.at(out, owners, window_probs)
     return out
+
+
+def decisions(probs: np.ndarray, task: TaskSpec) -> np.ndarray:
+    """The decision rule: per-text probabilities (``[N, n_outputs]``) to decisions.
+
+    ``multi_label``: a 0/1 matrix ``[N, n_labels]``, 1 where the probability is >= the label's
+    threshold; ``binary``: a 0/1 matrix ``[N, 1]``, 1 where p(true) >= the task's threshold;
+    ``single_label``: label indices ``[N]``, the most probable label (the first on a tie).
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if task.type == "single_label":
+        return p.argmax(axis=1)
+    if task.type == "binary":
+        column = p[:, :1] if p.ndim == 2 else p.reshape(-1, 1)  # p(true), given as [N, 1] or [N]
+        return (column >= task.threshold).astype(np.int64)
+    thresholds = np.array([task.threshold_for(label) for label in task.labels])
+    return (p >= thresholds[None, :]).astype(np.int64)
+
+
+def decided_labels(task: TaskSpec, decided: np.ndarray) -> list[str] | str | bool:
+    """One text's row of :func:`decisions` as a prediction's label: a list, a label or a bool."""
+    if task.type == "multi_label":
+        return [label for label, on in zip(task.labels, decided) if on]
+    if task.type == "single_label":
+        return task.labels[int(decided)]
+    return bool(decided[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,10 +266,9 @@ class WindowedRunner:
     def window_logits(self, windows: Sequence[Sequence[int]], batch_size: int) -> dict[str, np.ndarray]:
         """Raw logits of each window per ONNX output, rows in the order of ``windows``.
 
-        ``batch_size`` windows share a call only when the model's batching is ``padded``.
+        ``batch_size`` windows share a call only when the model's batching is ``padded``. It is checked
+        where it enters (``CivicClassifier.predict``, :func:`~khmer_civic.model.inputs.check_batch_size`).
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         tasks = self.config.schema.tasks
         output_names = [task.output for task in tasks]
         logits = {task.output: np.empty((len(windows), task.n_outputs), dtype=np.float64) for task in tasks}
@@ -316,11 +288,11 @@ class WindowedRunner:
                 logits[name][rows] = result
         return logits
 
-    def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+    def probabilities(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, np.ndarray]:
         """Calibrated probabilities per task, one row per text (see the module docstring).
 
-        ``texts`` must already be normalised and labellable (see :func:`prepare_input`). For a
-        ``binary`` task the single column is p(true).
+        ``texts`` must already be normalised and labellable (see
+        :func:`~khmer_civic.model.inputs.prepare_input`). For a ``binary`` task the single column is p(true).
         """
         tasks = self.config.schema.tasks
         if not texts:

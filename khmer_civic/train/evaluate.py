@@ -2,8 +2,8 @@
 
 :func:`evaluate_predictions` is the one place metrics are computed: the trainer's dev and test
 figures, the baseline comparison, ``khmer-civic evaluate`` and MODEL_CARD.md all go through it.
-Decisions follow the runtime's rules (:class:`khmer_civic.model.classifier.CivicClassifier`):
-multi_label labels with probability >= their threshold, the most probable single_label label,
+Decisions come from the runtime's rule (:func:`khmer_civic.model.runtime.decisions`, which the
+classifier uses too): multi_label labels with probability >= their threshold, the most probable single_label label,
 binary ``True`` when p(true) >= the threshold. A gold value of ``null`` (not annotated) removes
 that record from that task's figures only.
 
@@ -24,21 +24,11 @@ from typing import Any
 import numpy as np
 
 from khmer_civic.model.config import MODEL_CARD_NAME, load_config
+from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE
+from khmer_civic.model.runtime import decisions
 from khmer_civic.schema import ModelSchema, TaskSpec
 from khmer_civic.train.calibrate import expected_calibration_error, reliability_table
 from khmer_civic.train.data import task_targets
-
-
-def decisions(probs: np.ndarray, task: TaskSpec) -> np.ndarray:
-    """Decisions as a 0/1 matrix ``[N, n_labels]`` (multi_label, binary: one column for
-    ``true``) or label indices ``[N]`` (single_label), by the task's thresholds."""
-    p = np.asarray(probs, dtype=np.float64)
-    if task.type == "single_label":
-        return p.argmax(axis=1)
-    if task.type == "binary":
-        return (p.reshape(len(p), -1)[:, :1] >= task.threshold).astype(np.int64)
-    thresholds = np.array([task.threshold_for(lab) for lab in task.labels])
-    return (p >= thresholds[None, :]).astype(np.int64)
 
 
 def _prf(tp: float, fp: float, fn: float) -> dict[str, float]:
@@ -457,7 +447,7 @@ def evaluate_model_dir(
     out_dir: str | Path | None = None,
     *,
     group_field: str | None = "provenance",
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> dict[str, Any]:
     """Score annotated files with an exported model (the inference path) and evaluate.
 
@@ -478,7 +468,7 @@ def evaluate_model_dir(
     return result
 
 
-def classifier_probabilities(classifier: Any, texts: Sequence[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+def classifier_probabilities(classifier: Any, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, np.ndarray]:
     """Per-task probability matrices from a CivicClassifier (binary: p(true) in one column)."""
     scores = classifier.predict_proba(list(texts), batch_size=batch_size)
     out: dict[str, np.ndarray] = {}

@@ -33,12 +33,12 @@ from khmer_civic.model.config import (
     ModelConfig,
 )
 from khmer_civic.model.manifest import write_manifest
-from khmer_civic.model.runtime import WindowedRunner, create_session
+from khmer_civic.model.runtime import WindowedRunner, create_session, decisions
 from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import ModelSchema
 from khmer_civic.text import NORMALIZER_VERSION
 from khmer_civic.train.calibrate import WindowLogits, text_probabilities
-from khmer_civic.train.evaluate import decisions, write_json, write_model_card
+from khmer_civic.train.evaluate import write_json, write_model_card
 from khmer_civic.train.modeling import (
     MultiTaskClassifier,
     encode_windows,

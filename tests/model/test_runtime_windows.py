@@ -10,14 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from khmer_civic.model.runtime import (
-    aggregate_windows,
-    calibrated_probabilities,
-    prepare_input,
-    sigmoid,
-    softmax,
-    split_windows,
-)
+from khmer_civic.model.inputs import prepare_input
+from khmer_civic.model.runtime import aggregate_windows, calibrated_probabilities, sigmoid, softmax, split_windows
 from khmer_civic.schema import LabelStatus, TaskSpec
 
 
@@ -51,7 +45,8 @@ def test_prepare_input_statuses(value: object, status: LabelStatus) -> None:
 
 
 def test_prepare_input_treats_pandas_missing_values_as_empty() -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # a test dependency (pyproject.toml [test]), not a runtime one
+
     assert prepare_input(pd.NA)[0] is LabelStatus.EMPTY
     assert prepare_input(pd.NaT)[0] is LabelStatus.EMPTY
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from khmer_civic.model.classifier import CivicClassifier
-from khmer_civic.model.runtime import prepare_input
+from khmer_civic.model.inputs import prepare_input
 from khmer_civic.schema import LabelStatus
 
 BAD = ["សាលារៀន \ud83d", "\udc00", "half \ud800 of an emoji", "\ud83d\ude00 two halves are still two"]

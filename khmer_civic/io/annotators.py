@@ -9,16 +9,16 @@ Annotators also count what they produced (for the end-of-run summary) into a fla
 
 from __future__ import annotations
 
-import hashlib
-import math
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from khmer_civic.io.writers import FLAG, LABEL, LABELS, SCORE, STATUS, TEXT, AddedColumn, SCORE_DECIMALS
+from khmer_civic.io.columns import KIND_OF_TASK, SCORE, STATUS, TEXT
+from khmer_civic.io.writers import SCORE_DECIMALS, AddedColumn
+from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, check_batch_size, read_text
+from khmer_civic.model.manifest import model_digest
 from khmer_civic.schema import LabelStatus, ModelSchema
 
 LABEL_STATUS_COLUMN = "label_status"
@@ -31,6 +31,27 @@ NO_LABEL = "(none)"
 TOKEN_INNER_SPACE = "\u00a0"
 
 Columns = dict[str, list[Any]]
+
+# Summary counts (a flat Counter, merged across chunks and kept in the checkpoint); the keys are
+# made here and read back by khmer_civic.io.summary.
+ROWS_KEY = "rows"
+TOKENS_KEY = "tokens"
+STATUS_PREFIX = "status/"
+
+
+def status_key(status: str) -> str:
+    """``status/<status>``: rows with that status."""
+    return f"{STATUS_PREFIX}{status}"
+
+
+def label_key(task_name: str, value: str) -> str:
+    """``<task>/<value>``: labelled rows with that decision (for a multi-label task, that label)."""
+    return f"{task_name}/{value}"
+
+
+def pair_key(task_name: str, label: str, other_task: str, value: str) -> str:
+    """``<task>/<label>|<other task>/<value>``: rows with that label of a multi-label task and that decision."""
+    return f"{label_key(task_name, label)}|{label_key(other_task, value)}"
 
 
 class Annotator(Protocol):
@@ -69,8 +90,7 @@ def score_column(task_name: str, label: str | None = None) -> str:
 
 def label_columns(schema: ModelSchema) -> list[AddedColumn]:
     """Added columns for a model: one per task, ``label_status``, then one score per label."""
-    kinds = {"multi_label": LABELS, "single_label": LABEL, "binary": FLAG}
-    columns = [AddedColumn(task.name, kinds[task.type]) for task in schema.tasks]
+    columns = [AddedColumn(task.name, KIND_OF_TASK[task.type]) for task in schema.tasks]
     columns.append(AddedColumn(LABEL_STATUS_COLUMN, STATUS))
     for task in schema.tasks:
         if task.type == "binary":
@@ -80,27 +100,12 @@ def label_columns(schema: ModelSchema) -> list[AddedColumn]:
     return columns
 
 
-def model_digest(model_dir: Path) -> str:
-    """A short digest identifying a model directory's content (from its manifest, else its files)."""
-    digest = hashlib.sha256()
-    names = (
-        ["manifest.json"]
-        if (model_dir / "manifest.json").is_file()
-        else ["config.json", "model.onnx", "tokenizer.json"]
-    )
-    for name in names:
-        path = model_dir / name
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 class Labeller:
     """Labels texts with a :class:`~khmer_civic.model.CivicClassifier` (columns from its schema)."""
 
     status_column = LABEL_STATUS_COLUMN
 
-    def __init__(self, classifier: Any, batch_size: int = 32) -> None:
+    def __init__(self, classifier: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         self.classifier = classifier
         self.schema: ModelSchema = classifier.schema
         self.batch_size = batch_size
@@ -112,7 +117,7 @@ class Labeller:
     def identity(self) -> dict[str, str]:
         """What a resumed run must find unchanged about the model."""
         config = self.classifier.config
-        return {"name": config.name, "version": config.version, "digest": model_digest(Path(self.classifier.path))}
+        return {"name": config.name, "version": config.version, "digest": model_digest(self.classifier.path)}
 
     def annotate(self, texts: Sequence[object]) -> Columns:
         predictions = self.classifier.predict(list(texts), batch_size=self.batch_size)
@@ -133,8 +138,8 @@ class Labeller:
     def count(self, columns: Mapping[str, Sequence[Any]]) -> Counter[str]:
         counts: Counter[str] = Counter()
         statuses = columns[LABEL_STATUS_COLUMN]
-        counts["rows"] += len(statuses)
-        counts.update(f"status/{status}" for status in statuses)
+        counts[ROWS_KEY] += len(statuses)
+        counts.update(status_key(status) for status in statuses)
         multi = [t for t in self.schema.tasks if t.type == "multi_label"]
         others = [t for t in self.schema.tasks if t.type != "multi_label"]
         for row, status in enumerate(statuses):
@@ -142,15 +147,15 @@ class Labeller:
                 continue
             decided = {t.name: _decision_key(columns[t.name][row]) for t in others}
             for name, value in decided.items():
-                counts[f"{name}/{value}"] += 1
+                counts[label_key(name, value)] += 1
             for task in multi:
                 chosen = columns[task.name][row] or []
                 if not chosen:
-                    counts[f"{task.name}/{NO_LABEL}"] += 1
+                    counts[label_key(task.name, NO_LABEL)] += 1
                 for label in chosen:
-                    counts[f"{task.name}/{label}"] += 1
+                    counts[label_key(task.name, label)] += 1
                     for name, value in decided.items():
-                        counts[f"{task.name}/{label}|{name}/{value}"] += 1
+                        counts[pair_key(task.name, label, name, value)] += 1
         return counts
 
 
@@ -171,9 +176,12 @@ class LabelJob:
     """Recipe for a :class:`Labeller`: the model directory (``None``: the bundled model) and how to run it."""
 
     model_path: str | None = None
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     intra_op_threads: int | None = 1
     command: ClassVar[str] = "label"
+
+    def __post_init__(self) -> None:
+        check_batch_size(self.batch_size)
 
     def build(self, *, quiet: bool = False) -> Labeller:
         """Load the model (``quiet``: without repeating load warnings, as in worker processes)."""
@@ -189,17 +197,12 @@ class LabelJob:
 # ------------------------------------------------------------------------------ tokenize
 
 
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    kind = type(value)
-    return kind.__module__.startswith("pandas") and kind.__name__ in {"NAType", "NaTType"}
-
-
 class WordTokenizer:
-    """Adds ``normalized`` (khmer_civic.text.normalize) and ``tokens`` (segmented words, space-joined)."""
+    """Adds ``normalized`` (khmer_civic.text.normalize) and ``tokens`` (segmented words, space-joined).
+
+    A row's status follows the labelling rule (:func:`khmer_civic.model.inputs.read_text`), except that
+    a text without letters (digits, emoji, punctuation) is tokenized: its status is ``ok``.
+    """
 
     status_column = TOKEN_STATUS_COLUMN
 
@@ -222,35 +225,29 @@ class WordTokenizer:
         return {"normalizer_version": str(NORMALIZER_VERSION)}
 
     def annotate(self, texts: Sequence[object]) -> Columns:
-        from khmer_civic.text import normalize
-
         normalized: list[str | None] = []
         tokens: list[str | None] = []
         statuses: list[str] = []
         for value in texts:
-            if _is_missing(value):
-                status, text = LabelStatus.EMPTY.value, None
-            elif not isinstance(value, str):
-                status, text = LabelStatus.NOT_TEXT.value, None
-            else:
-                text = normalize(value)
-                status = LabelStatus.OK.value if text.strip() else LabelStatus.EMPTY.value
-            if status != LabelStatus.OK.value or text is None:
-                normalized.append(None)
-                tokens.append(None)
-            else:
+            status, text = read_text(value)
+            if status is LabelStatus.NO_LETTERS:  # digits, emoji and punctuation are tokens too
+                status = LabelStatus.OK
+            if status is LabelStatus.OK:
                 words = self.segmenter.segment(text, normalize_first=False)
                 normalized.append(text)
                 tokens.append(" ".join(word.replace(" ", TOKEN_INNER_SPACE) for word in words))
-            statuses.append(status)
+            else:
+                normalized.append(None)
+                tokens.append(None)
+            statuses.append(status.value)
         return {NORMALIZED_COLUMN: normalized, TOKENS_COLUMN: tokens, TOKEN_STATUS_COLUMN: statuses}
 
     def count(self, columns: Mapping[str, Sequence[Any]]) -> Counter[str]:
         counts: Counter[str] = Counter()
         statuses = columns[TOKEN_STATUS_COLUMN]
-        counts["rows"] += len(statuses)
-        counts.update(f"status/{status}" for status in statuses)
-        counts["tokens"] += sum(len(t.split(" ")) for t in columns[TOKENS_COLUMN] if t)
+        counts[ROWS_KEY] += len(statuses)
+        counts.update(status_key(status) for status in statuses)
+        counts[TOKENS_KEY] += sum(len(t.split(" ")) for t in columns[TOKENS_COLUMN] if t)
         return counts
 
 

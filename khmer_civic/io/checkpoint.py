@@ -16,6 +16,7 @@ again on resume. The directory is removed once the output is in place.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -25,19 +26,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.model.manifest import file_sha256
+
 CHECKPOINT_FORMAT = "khmer-civic-run-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.json"
 PART_PREFIX = "part-"
 
 
-def input_fingerprint(path: Path, chunk_size: int = 1 << 20) -> dict[str, Any]:
+def input_fingerprint(path: Path) -> dict[str, Any]:
     """Size and sha256 of a file: a resumed run must read the very same bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+class HashingFile(io.RawIOBase):
+    """A file opened for binary reading that hashes the bytes read from it.
+
+    Once a pass has read it to the end, :meth:`fingerprint` is :func:`input_fingerprint` of the
+    file, so a reader that passes over the whole file anyway (a row count) saves another pass.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "rb", buffering=0)
+        self._digest = hashlib.sha256()
+        self._bytes = 0
+        self._at_end = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._file.readinto(buffer)
+        if n:
+            self._digest.update(memoryview(buffer)[:n])
+            self._bytes += n
+        elif n == 0:
+            self._at_end = True
+        return n or 0
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+    def fingerprint(self) -> dict[str, Any] | None:
+        """Size and sha256 of the file when it was read to the end, else ``None``."""
+        return {"bytes": self._bytes, "sha256": self._digest.hexdigest()} if self._at_end else None
 
 
 def write_atomically(path: Path, data: bytes) -> None:

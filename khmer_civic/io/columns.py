@@ -1,4 +1,4 @@
-"""Which column holds the text, and the names of the columns the commands add.
+"""Which column holds the text, the names of the columns the commands add, and what a column holds.
 
 When no ``--text-column`` is given, the text column is found by name: a column called (in this
 order of preference) ``message``, ``text``, ``comment``, ``body``, ``content``, ``post``,
@@ -16,6 +16,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from khmer_civic.io.errors import ColumnClashError, MissingColumnError
+
+# What an input column holds (TableReader.column_kinds), for typed outputs (Parquet).
+STRING = "string"
+INT = "int"
+FLOAT = "float"
+BOOL = "bool"
+ARROW = "arrow"  # a Parquet input column: written back with its own Arrow field
+JSON = "json"  # a JSON list or object (JSONL): written as text
+
+# What an added column holds; writers format each kind for their format.
+LABELS = "labels"  # a list of labels (multi_label task)
+LABEL = "label"  # one label (single_label task)
+FLAG = "flag"  # a bool (binary task)
+SCORE = "score"  # a probability
+STATUS = "status"  # why a row was (not) labelled
+TEXT = "text"  # derived text (normalised text, tokens)
+ADDED_KINDS: frozenset[str] = frozenset({LABELS, LABEL, FLAG, SCORE, STATUS, TEXT})
+KIND_OF_TASK: dict[str, str] = {"multi_label": LABELS, "single_label": LABEL, "binary": FLAG}
 
 TEXT_COLUMN_WORDS: tuple[str, ...] = (
     "message",

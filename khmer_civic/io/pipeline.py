@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from khmer_civic.io.annotators import Annotator, Columns, Job
-from khmer_civic.io.checkpoint import Checkpoint, RunDirectory, differing_settings, fsync_file, input_fingerprint
+from khmer_civic.io.checkpoint import Checkpoint, RunDirectory, differing_settings, fsync_file
 from khmer_civic.io.columns import TextColumnChoice, check_no_clash, find_text_column
 from khmer_civic.io.errors import OutputError, ResumeError, TableError
 from khmer_civic.io.formats import TableFormat, output_format
@@ -196,12 +196,42 @@ def annotate_in_worker(job: Job, texts: list[object]) -> Columns:
     return _worker_annotator(job).annotate(texts)
 
 
-def _texts(rows: Sequence[SourceRow], text_column: str) -> list[object]:
-    """The text cell of each row; ``None`` for rows that could not be read properly."""
-    return [
-        None if row.problem is not None or text_column in row.undecodable else row.values.get(text_column)
-        for row in rows
-    ]
+def _read_problems(rows: Sequence[SourceRow], text_column: str) -> list[str | None]:
+    """Per row, why its text could not be read (its status: ``unreadable_row`` ...), or ``None``."""
+    problems: list[str | None] = []
+    for row in rows:
+        if row.problem is not None:
+            problems.append(row.problem.value)
+        elif text_column in row.undecodable:
+            problems.append(RowProblem.UNDECODABLE.value)
+        else:
+            problems.append(None)
+    return problems
+
+
+def _readable_texts(rows: Sequence[SourceRow], problems: Sequence[str | None], text_column: str) -> list[object]:
+    """The text cells of the rows read without a problem, in order: what the annotator sees."""
+    return [row.values.get(text_column) for row, problem in zip(rows, problems) if problem is None]
+
+
+def _with_problem_rows(columns: Columns, problems: Sequence[str | None], status_column: str) -> Columns:
+    """The annotator's columns (readable rows only) spread over every row of the chunk.
+
+    A row that could not be read gets its problem as its status and no other value: each row's
+    status is set once, here or by the annotator.
+    """
+    if not any(problems):
+        return columns
+    out: Columns = {name: [] for name in columns}
+    annotated = 0
+    for problem in problems:
+        for name, values in columns.items():
+            if problem is None:
+                out[name].append(values[annotated])
+            else:
+                out[name].append(problem if name == status_column else None)
+        annotated += problem is None
+    return out
 
 
 Chunk = tuple[int, list[SourceRow]]
@@ -210,10 +240,17 @@ Chunk = tuple[int, list[SourceRow]]
 def annotate_chunks(
     chunks: Iterator[Chunk], job: Job, annotator: Annotator, text_column: str, workers: int
 ) -> Iterator[tuple[int, list[SourceRow], Columns]]:
-    """Annotate chunks in order, in this process (``workers == 1``) or in a process pool."""
+    """Annotate chunks in order, in this process (``workers == 1``) or in a process pool.
+
+    Only the rows read without a problem reach the annotator; the others get their problem as
+    their status (:func:`_with_problem_rows`).
+    """
+    status = annotator.status_column
     if workers <= 1:
         for index, rows in chunks:
-            yield index, rows, annotator.annotate(_texts(rows, text_column))
+            problems = _read_problems(rows, text_column)
+            columns = annotator.annotate(_readable_texts(rows, problems, text_column))
+            yield index, rows, _with_problem_rows(columns, problems, status)
         return
     pool = ProcessPoolExecutor(
         max_workers=workers,
@@ -221,16 +258,18 @@ def annotate_chunks(
         initializer=init_worker,
         initargs=(os.getpid(),),
     )
-    pending: deque[tuple[int, list[SourceRow], Future[Columns]]] = deque()
+    pending: deque[tuple[int, list[SourceRow], list[str | None], Future[Columns]]] = deque()
     try:
         for index, rows in chunks:
-            pending.append((index, rows, pool.submit(annotate_in_worker, job, _texts(rows, text_column))))
+            problems = _read_problems(rows, text_column)
+            future = pool.submit(annotate_in_worker, job, _readable_texts(rows, problems, text_column))
+            pending.append((index, rows, problems, future))
             if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
-                done_index, done_rows, future = pending.popleft()
-                yield done_index, done_rows, future.result()
+                done_index, done_rows, done_problems, done = pending.popleft()
+                yield done_index, done_rows, _with_problem_rows(done.result(), done_problems, status)
         while pending:
-            done_index, done_rows, future = pending.popleft()
-            yield done_index, done_rows, future.result()
+            done_index, done_rows, done_problems, done = pending.popleft()
+            yield done_index, done_rows, _with_problem_rows(done.result(), done_problems, status)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -246,14 +285,9 @@ def _chunks(rows: Iterator[SourceRow], chunk_size: int, first_index: int) -> Ite
 
 
 def _finish_rows(
-    rows: Sequence[SourceRow],
-    columns: Columns,
-    status_column: str,
-    text_column: str,
-    mask: Callable[[str], str] | None,
+    rows: Sequence[SourceRow], columns: Columns, text_column: str, mask: Callable[[str], str] | None
 ) -> list[dict[str, Any]]:
-    """Output rows: each input row's values, then the added columns; read problems go in the status."""
-    statuses = columns[status_column]
+    """Output rows: each input row's values (its text masked when ``mask``), then the added columns."""
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         values = dict(row.values)
@@ -261,10 +295,6 @@ def _finish_rows(
             text = values.get(text_column)
             if isinstance(text, str):
                 values[text_column] = mask(text)
-        if row.problem is not None:
-            statuses[i] = row.problem.value
-        elif text_column in row.undecodable:
-            statuses[i] = RowProblem.UNDECODABLE.value
         for name, values_of_column in columns.items():
             values[name] = values_of_column[i]
         out.append(values)
@@ -327,7 +357,12 @@ def _release_quietly(exc: BaseException) -> None:
 
 
 def _run_settings(
-    options: RunOptions, job: Job, identity: dict[str, str], text_column: str, out_format: TableFormat
+    options: RunOptions,
+    job: Job,
+    identity: dict[str, str],
+    text_column: str,
+    out_format: TableFormat,
+    fingerprint: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything that decides the output's bytes; a run resumes only when these are unchanged."""
     job_fields = {k: v for k, v in vars(job).items() if k not in _PLACE_ONLY}
@@ -342,7 +377,7 @@ def _run_settings(
         "sheet": options.sheet,
         "bom": options.bom,
         "formula_guard": options.formula_guard,
-        "input": input_fingerprint(options.input),
+        "input": fingerprint,  # size and sha256 of the input file
     }
 
 
@@ -398,7 +433,7 @@ def run_table(
         if choice.auto:
             notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")
         identity = annotator.identity()
-        settings = _run_settings(options, job, identity, choice.name, out_format)
+        settings = _run_settings(options, job, identity, choice.name, out_format, reader.fingerprint())
         run_dir = RunDirectory(options.output)
         with _writing(options.output, 0, run_dir.path):
             checkpoint = _open_checkpoint(run_dir, settings, options, notify)
@@ -421,7 +456,7 @@ def run_table(
         try:
             chunks = _chunks(reader.rows(start_row), options.chunk_size, checkpoint.chunks_done)
             for index, rows, columns in annotate_chunks(chunks, job, annotator, choice.name, workers):
-                finished = _finish_rows(rows, columns, annotator.status_column, choice.name, mask)
+                finished = _finish_rows(rows, columns, choice.name, mask)
                 part = run_dir.part_path(index, writer.part_suffix)
                 with _writing(options.output, checkpoint.chunks_done, part):
                     _write_part(writer, finished, part)

@@ -42,7 +42,9 @@ is UTF-16 without a byte-order mark or a binary file, and is refused; fewer NULs
 bytes in a text file, each one a row's problem.
 
 A CSV/TSV or JSONL row count needs a pass over the file (:meth:`TableReader.count_rows`); Parquet
-and XLSX know theirs from metadata (:attr:`TableReader.total_rows`).
+and XLSX know theirs from metadata (:attr:`TableReader.total_rows`). That pass also takes the
+file's size and sha256 (:meth:`TableReader.fingerprint`, which a resumed run checks), so a text
+file is read twice in a run (that pass, then the rows), not three times.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from xml.etree.ElementTree import ParseError
 
-from khmer_civic.io.columns import unique_names
+from khmer_civic.io.checkpoint import HashingFile, input_fingerprint
+from khmer_civic.io.columns import ARROW, BOOL, FLOAT, INT, JSON, STRING, unique_names
 from khmer_civic.io.errors import UnreadableTableError
 from khmer_civic.io.formats import TableFormat, input_format
 from khmer_civic.schema import LabelStatus
@@ -110,6 +113,17 @@ class TableReader(ABC):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.columns: list[str] = []
+        self._fingerprint: dict[str, Any] | None = None  # set by a pass that read the whole file
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Size and sha256 of the file (:func:`~khmer_civic.io.checkpoint.input_fingerprint`).
+
+        Taken during the pass over the whole file that CSV/TSV (:meth:`count_rows`) and JSON Lines
+        (opening) make anyway; other formats read the file for it.
+        """
+        if self._fingerprint is None:
+            self._fingerprint = input_fingerprint(self.path)
+        return self._fingerprint
 
     @property
     def total_rows(self) -> int | None:
@@ -128,11 +142,11 @@ class TableReader(ABC):
         """Rows in file order, from row number ``start`` (0-based, header excluded)."""
 
     def column_kinds(self) -> dict[str, str]:
-        """Value kind of each column for typed outputs: ``string``, ``int``, ``float``, ``bool``.
+        """Value kind of each column for typed outputs (:mod:`khmer_civic.io.columns`: ``STRING``, ``INT`` ...).
 
         Readers that keep native types override this; text formats hold strings only.
         """
-        return {name: "string" for name in self.columns}
+        return {name: STRING for name in self.columns}
 
     def arrow_fields(self) -> list[Any] | None:
         """The input's own Arrow fields (Parquet only), to write the columns back with their types."""
@@ -224,6 +238,24 @@ def _read_sample(path: Path) -> tuple[str, str]:
             f"{path} is not UTF-8 text (nor UTF-16 with a byte-order mark); save it as UTF-8 and try again"
         )
     return encoding, text
+
+
+def _open_text(path: Path, encoding: str, *, hashed: bool = False) -> TextIO:
+    """``path`` as text (undecodable bytes as U+FFFD, newlines kept); ``hashed``: through a
+    :class:`~khmer_civic.io.checkpoint.HashingFile` (see :func:`_fingerprint_of`)."""
+    try:
+        if not hashed:
+            return open(path, encoding=encoding, errors="replace", newline="")
+        binary = io.BufferedReader(HashingFile(path))
+        return io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+    except OSError as exc:
+        raise UnreadableTableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _fingerprint_of(handle: TextIO) -> dict[str, Any] | None:
+    """The fingerprint of a file opened with ``hashed=True`` and read to the end, else ``None``."""
+    raw = getattr(getattr(handle, "buffer", None), "raw", None)
+    return raw.fingerprint() if isinstance(raw, HashingFile) else None
 
 
 class _RecordTooLong(Exception):
@@ -342,23 +374,18 @@ class DelimitedReader(TableReader):
             raise UnreadableTableError(f"{path} is empty: no header row")
         self.columns = unique_names(header[0])
 
-    def _open(self) -> TextIO:
-        try:
-            return open(self.path, encoding=self.encoding, errors="replace", newline="")
-        except OSError as exc:
-            raise UnreadableTableError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
-
-    def _records(self) -> Iterator[tuple[list[str], bool, bool]]:
+    def _records(self, *, hashed: bool = False) -> Iterator[tuple[list[str], bool, bool]]:
         """(cells, broken, replaced) per non-blank record, header included.
 
         ``broken``: the record could not be parsed, is the first line of a runaway quoted field
         (see the module docstring), or is a last record cut short by truncation; ``replaced``:
-        one of its lines held undecodable bytes or a NUL.
+        one of its lines held undecodable bytes or a NUL. ``hashed``: a pass to the end also
+        takes the file's fingerprint.
         """
         if csv.field_size_limit() < CSV_FIELD_LIMIT:
             csv.field_size_limit(CSV_FIELD_LIMIT)
         width = len(self.columns)  # 0 while the header itself is read
-        with self._open() as handle:
+        with _open_text(self.path, self.encoding, hashed=hashed) as handle:
             source = _LineSource(handle, '"', RUNAWAY_MAX_LINES if width >= 2 else 0)
             reader = csv.reader(source, delimiter=self.delimiter)
             pending: tuple[list[str], bool, int, bool] | None = None  # cells, broken, quotes, replaced
@@ -394,6 +421,7 @@ class DelimitedReader(TableReader):
                     cut_char = bool(cells) and cells[-1].endswith(REPLACEMENT)
                     broken = quotes % 2 == 1 or len(cells) < expected or cut_char
                 yield cells, broken, replaced
+            self._fingerprint = _fingerprint_of(handle) or self._fingerprint
 
     def _runaway(self, cells: list[str], lines: list[str], at_end: bool, width: int) -> bool:
         """Whether a record of several ``lines`` reads better line by line (see the module docstring)."""
@@ -435,32 +463,33 @@ class DelimitedReader(TableReader):
             yield SourceRow(values, problem, undecodable)
 
     def count_rows(self) -> int:
-        return sum(1 for _ in self._records()) - 1
+        """The number of rows: a pass over the file that also takes its :meth:`fingerprint`."""
+        return sum(1 for _ in self._records(hashed=True)) - 1
 
 
 def _json_kind(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        return "bool"
+        return BOOL
     if isinstance(value, int):
-        return "int"
+        return INT
     if isinstance(value, float):
-        return "float"
+        return FLOAT
     if isinstance(value, str):
-        return "string"
-    return "json"
+        return STRING
+    return JSON
 
 
 def merge_kinds(kinds: set[str]) -> str:
-    """One output kind for a column that held values of ``kinds`` (``string`` when they disagree)."""
+    """One output kind for a column that held values of ``kinds`` (``STRING`` when they disagree)."""
     if not kinds:
-        return "string"
-    if kinds <= {"int", "float"}:
-        return "float" if "float" in kinds else "int"
-    if len(kinds) == 1 and next(iter(kinds)) in ("bool", "string"):
+        return STRING
+    if kinds <= {INT, FLOAT}:
+        return FLOAT if FLOAT in kinds else INT
+    if len(kinds) == 1 and next(iter(kinds)) in (BOOL, STRING):
         return next(iter(kinds))
-    return "string"
+    return STRING
 
 
 def _parse_json_line(line: str) -> Any:
@@ -488,7 +517,7 @@ def _cleaned(values: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
 
 
 class JsonLinesReader(TableReader):
-    """JSON Lines; a first pass gathers the columns, their value kinds and the row count."""
+    """JSON Lines; a first pass gathers the columns, their value kinds, the row count and the fingerprint."""
 
     format = TableFormat.JSONL
 
@@ -497,7 +526,7 @@ class JsonLinesReader(TableReader):
         self.encoding, _ = _read_sample(path)
         keys: dict[str, set[str]] = {}
         count = 0
-        for line in self._lines():
+        for line in self._lines(hashed=True):
             count += 1
             try:
                 obj = _parse_json_line(line)
@@ -513,15 +542,12 @@ class JsonLinesReader(TableReader):
         self._kinds = {key: merge_kinds(kinds) for key, kinds in keys.items()}
         self._count = count
 
-    def _lines(self) -> Iterator[str]:
-        try:
-            handle = open(self.path, encoding=self.encoding, errors="replace", newline="")
-        except OSError as exc:
-            raise UnreadableTableError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
-        with handle:
+    def _lines(self, *, hashed: bool = False) -> Iterator[str]:
+        with _open_text(self.path, self.encoding, hashed=hashed) as handle:
             for line in handle:
                 if line.strip():
                     yield line
+            self._fingerprint = _fingerprint_of(handle) or self._fingerprint
 
     @property
     def total_rows(self) -> int | None:
@@ -582,7 +608,7 @@ class ParquetReader(TableReader):
         return list(self._fields)
 
     def column_kinds(self) -> dict[str, str]:
-        return {name: "arrow" for name in self.columns}
+        return {name: ARROW for name in self.columns}
 
     def rows(self, start: int = 0) -> Iterator[SourceRow]:
         import pyarrow as pa
@@ -660,10 +686,6 @@ class XlsxReader(TableReader):
     def total_rows(self) -> int | None:
         max_row = self._sheet.max_row
         return max(int(max_row) - 1, 0) if max_row else None
-
-    def count_rows(self) -> int:
-        known = self.total_rows
-        return known if known is not None else sum(1 for _ in self.rows())
 
     def rows(self, start: int = 0) -> Iterator[SourceRow]:
         columns = self.columns

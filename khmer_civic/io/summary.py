@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from khmer_civic.io.annotators import NO_LABEL
+from khmer_civic.io.annotators import NO_LABEL, STATUS_PREFIX, TOKENS_KEY, label_key, pair_key, status_key
 from khmer_civic.io.pipeline import RunResult
 from khmer_civic.schema import LabelStatus, ModelSchema
 
@@ -22,7 +22,7 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def _statuses(counts: Mapping[str, int]) -> dict[str, int]:
-    found = {key.split("/", 1)[1]: n for key, n in counts.items() if key.startswith("status/") and n}
+    found = {key[len(STATUS_PREFIX) :]: n for key, n in counts.items() if key.startswith(STATUS_PREFIX) and n}
     return dict(sorted(found.items(), key=lambda item: (item[0] != LabelStatus.OK.value, -item[1], item[0])))
 
 
@@ -54,33 +54,33 @@ def label_summary(result: RunResult, schema: ModelSchema) -> dict[str, Any]:
     task (sentiment) and the rate of every binary task (call to action) among its rows.
     """
     counts: Counter[str] = result.counts
-    labelled = counts.get(f"status/{LabelStatus.OK.value}", 0)
+    labelled = counts.get(status_key(LabelStatus.OK.value), 0)
     tasks: dict[str, Any] = {}
     others = [t for t in schema.tasks if t.type != "multi_label"]
     for task in schema.tasks:
         if task.type == "multi_label":
             per_label: dict[str, Any] = {}
             for label in task.labels:
-                n = counts.get(f"{task.name}/{label}", 0)
+                n = counts.get(label_key(task.name, label), 0)
                 entry: dict[str, Any] = {"rows": n, "share": _share(n, labelled)}
                 for other in others:
-                    key = f"{task.name}/{label}|{other.name}/"
+                    pair = {v: counts.get(pair_key(task.name, label, other.name, v), 0) for v in other.labels}
                     if other.type == "binary":
-                        entry[f"{other.name}_rate"] = _share(counts.get(key + "true", 0), n)
+                        entry[f"{other.name}_rate"] = _share(pair["true"], n)
                     else:
-                        entry[other.name] = {value: _share(counts.get(key + value, 0), n) for value in other.labels}
+                        entry[other.name] = {value: _share(k, n) for value, k in pair.items()}
                 per_label[label] = entry
-            none = counts.get(f"{task.name}/{NO_LABEL}", 0)
+            none = counts.get(label_key(task.name, NO_LABEL), 0)
             tasks[task.name] = {
                 "type": task.type,
                 "labels": per_label,
                 "no_label": {"rows": none, "share": _share(none, labelled)},
             }
         elif task.type == "binary":
-            true = counts.get(f"{task.name}/true", 0)
+            true = counts.get(label_key(task.name, "true"), 0)
             tasks[task.name] = {"type": task.type, "true": true, "rate": _share(true, labelled)}
         else:
-            split = {label: counts.get(f"{task.name}/{label}", 0) for label in task.labels}
+            split = {label: counts.get(label_key(task.name, label), 0) for label in task.labels}
             tasks[task.name] = {
                 "type": task.type,
                 "counts": split,
@@ -99,13 +99,13 @@ def label_summary(result: RunResult, schema: ModelSchema) -> dict[str, Any]:
 def tokenize_summary(result: RunResult) -> dict[str, Any]:
     """Rows, rows per status, tokens written and timing of a ``tokenize`` run."""
     counts = result.counts
-    ok = counts.get(f"status/{LabelStatus.OK.value}", 0)
+    ok = counts.get(status_key(LabelStatus.OK.value), 0)
     return {
         **_run_fields(result, "tokenize"),
         "rows_tokenized": ok,
         "status": _statuses(counts),
-        "tokens": counts.get("tokens", 0),
-        "tokens_per_text": counts.get("tokens", 0) / ok if ok else None,
+        "tokens": counts.get(TOKENS_KEY, 0),
+        "tokens_per_text": counts.get(TOKENS_KEY, 0) / ok if ok else None,
         **_timing(result),
     }
 

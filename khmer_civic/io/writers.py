@@ -60,6 +60,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.io.columns import (
+    ADDED_KINDS,
+    ARROW,
+    BOOL,
+    FLAG,
+    FLOAT,
+    INT,
+    LABEL,
+    LABELS,
+    SCORE,
+    STATUS,
+    STRING,
+    TEXT,
+)
 from khmer_civic.io.errors import TableError
 from khmer_civic.io.formats import TableFormat
 from khmer_civic.text.unreadable import has_lone_surrogate, replace_unreadable, replace_unreadable_in
@@ -72,14 +86,6 @@ XLSX_MAX_EXACT_INT = 10**15 - 1  # Excel keeps 15 significant digits of a number
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's CSV-injection list
 _SIGNED_NUMBER = re.compile(r"[+-][0-9 .,()/+-]*\Z")
 
-# What an added column holds; writers format each kind for their format.
-LABELS = "labels"  # a list of labels (multi_label task)
-LABEL = "label"  # one label (single_label task)
-FLAG = "flag"  # a bool (binary task)
-SCORE = "score"  # a probability
-STATUS = "status"  # why a row was (not) labelled
-TEXT = "text"  # derived text (normalised text, tokens)
-ADDED_KINDS: frozenset[str] = frozenset({LABELS, LABEL, FLAG, SCORE, STATUS, TEXT})
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,8 @@ class AddedColumn:
 class TableLayout:
     """The columns of an output table: the input's (with their kinds) then the added ones.
 
-    ``original_kinds`` maps each input column to ``string``, ``int``, ``float``, ``bool`` or
-    ``arrow`` (keep the Arrow field in ``arrow_fields``); see ``TableReader.column_kinds``.
+    ``original_kinds`` maps each input column to a kind of :mod:`khmer_civic.io.columns` (``ARROW``:
+    keep the Arrow field in ``arrow_fields``); see ``TableReader.column_kinds``.
     """
 
     original: tuple[str, ...]
@@ -110,10 +116,6 @@ class TableLayout:
     @property
     def names(self) -> list[str]:
         return [*self.original, *(c.name for c in self.added)]
-
-    @property
-    def added_kinds(self) -> dict[str, str]:
-        return {c.name: c.kind for c in self.added}
 
 
 # ------------------------------------------------------------------------------ cell values
@@ -280,12 +282,12 @@ def arrow_schema(layout: TableLayout) -> Any:
     """The fixed Arrow schema of a Parquet output (see the module docstring)."""
     import pyarrow as pa
 
-    simple = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+    simple = {STRING: pa.string(), INT: pa.int64(), FLOAT: pa.float64(), BOOL: pa.bool_()}
     given = {f.name: f for f in layout.arrow_fields or ()}
     fields = []
     for name in layout.original:
-        kind = layout.original_kinds.get(name, "string")
-        if kind == "arrow" and name in given:
+        kind = layout.original_kinds.get(name, STRING)
+        if kind == ARROW and name in given:
             fields.append(given[name].with_name(replace_unreadable(name)))
         else:
             fields.append(pa.field(replace_unreadable(name), simple.get(kind, pa.string())))
@@ -305,9 +307,9 @@ def _typed(value: Any, kind: str) -> Any:
     """An input value in the Arrow kind chosen for its column."""
     if value is None:
         return None
-    if kind == "string":
+    if kind == STRING:
         return None if isinstance(value, float) and math.isnan(value) else cell_text(value)
-    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+    if kind == FLOAT and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return replace_unreadable_in(value)
 
@@ -328,7 +330,7 @@ class ParquetWriter(PartWriter):
         kinds = self.layout.original_kinds
         columns: dict[str, list[Any]] = {}
         for name in self.layout.original:
-            kind = kinds.get(name, "string")
+            kind = kinds.get(name, STRING)
             columns[replace_unreadable(name)] = [_typed(row.get(name), kind) for row in rows]
         for column in self.layout.added:
             columns[column.name] = [replace_unreadable_in(row.get(column.name)) for row in rows]

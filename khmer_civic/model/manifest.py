@@ -15,25 +15,48 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from khmer_civic.model.config import CONFIG_NAME, METRICS_NAME, MODEL_CARD_NAME, MODEL_NAME, TOKENIZER_NAME
 from khmer_civic.schema import ModelConfigError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "khmer-civic-manifest"
-REQUIRED_FILES: tuple[str, ...] = ("model.onnx", "tokenizer.json", "config.json")
+REQUIRED_FILES: tuple[str, ...] = (MODEL_NAME, TOKENIZER_NAME, CONFIG_NAME)
+OPTIONAL_FILES: tuple[str, ...] = (METRICS_NAME, MODEL_CARD_NAME)  # listed when present
+_READ_BLOCK = 1 << 20
 
 
 class ManifestError(ModelConfigError):
     """A model file is missing or does not match the sha256 recorded in manifest.json."""
 
 
-def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
+def _update(digest: Any, path: Path, chunk_size: int = _READ_BLOCK) -> None:
+    """Feed a file's bytes to a hashlib object, in chunks."""
     with open(path, "rb") as f:
         while chunk := f.read(chunk_size):
-            h.update(chunk)
+            digest.update(chunk)
+
+
+def file_sha256(path: Path, chunk_size: int = _READ_BLOCK) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    _update(h, path, chunk_size)
     return h.hexdigest()
+
+
+def model_digest(model_dir: str | Path) -> str:
+    """A short digest (16 hex digits) of a model directory's content: its manifest, else its required files.
+
+    It identifies the model wherever it lies (a resumed ``label`` run checks it; summaries show it).
+    """
+    model_dir = Path(model_dir)
+    h = hashlib.sha256()
+    names = [MANIFEST_NAME] if (model_dir / MANIFEST_NAME).is_file() else [CONFIG_NAME, MODEL_NAME, TOKENIZER_NAME]
+    for name in names:
+        if (model_dir / name).is_file():
+            _update(h, model_dir / name)
+    return h.hexdigest()[:16]
 
 
 def write_manifest(model_dir: str | Path, files: Iterable[str] | None = None) -> Path:
@@ -41,7 +64,7 @@ def write_manifest(model_dir: str | Path, files: Iterable[str] | None = None) ->
     and write ``manifest.json`` into ``model_dir``."""
     model_dir = Path(model_dir)
     if files is None:
-        files = [*REQUIRED_FILES, *(n for n in ("metrics.json", "MODEL_CARD.md") if (model_dir / n).exists())]
+        files = [*REQUIRED_FILES, *(n for n in OPTIONAL_FILES if (model_dir / n).exists())]
     entries = {}
     for name in sorted(set(files)):
         path = model_dir / name

@@ -16,14 +16,11 @@ import pytest
 from messy_tables import read_output, write_parquet
 
 from khmer_civic.io.annotators import LabelJob, Labeller
+from khmer_civic.io.columns import LABELS, SCORE, STATUS, TEXT
 from khmer_civic.io.formats import TableFormat
 from khmer_civic.io.pipeline import RunOptions, run_table
 from khmer_civic.io.readers import SNIFF_BYTES, RowProblem, open_table
 from khmer_civic.io.writers import (
-    LABELS,
-    SCORE,
-    STATUS,
-    TEXT,
     XLSX_MAX_CELL_CHARS,
     AddedColumn,
     TableLayout,

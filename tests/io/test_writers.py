@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 from messy_tables import read_output
 
+from khmer_civic.io.columns import FLAG, LABELS, SCORE, STATUS
 from khmer_civic.io.formats import TableFormat
 from khmer_civic.io.writers import (
-    FLAG,
-    LABELS,
-    SCORE,
-    STATUS,
     AddedColumn,
     TableLayout,
     arrow_schema,

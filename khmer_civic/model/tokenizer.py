@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from khmer_civic.model.config import TOKENIZER_NAME
 from khmer_civic.schema import ModelConfigError
 
 
@@ -26,7 +27,7 @@ class TokenizerLoadError(ModelConfigError):
 class TextTokenizer:
     """Turns normalised strings into token id lists, without special tokens."""
 
-    def __init__(self, tokenizer: Tokenizer, source: str = "tokenizer.json") -> None:
+    def __init__(self, tokenizer: Tokenizer, source: str = TOKENIZER_NAME) -> None:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         self._tokenizer = tokenizer

@@ -21,13 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from khmer_civic.text import has_letters, normalize
+from khmer_civic.model.inputs import is_labelable, read_text
+from khmer_civic.schema import LabelStatus, default_schema
+from khmer_civic.text import normalize
 from khmer_civic.train.data import DataValidationError, Problem, read_examples, read_raw_records
 
-TOPICS: tuple[str, ...] = ("education", "health", "local_administration")
-SENTIMENTS: tuple[str, ...] = ("positive", "neutral", "negative")
+# The tasks and labels of LABELS.md: the default schema's, one definition (khmer_civic.schema).
+_SCHEMA = default_schema()
+TOPICS: tuple[str, ...] = _SCHEMA["topics"].labels
+SENTIMENTS: tuple[str, ...] = tuple(reversed(_SCHEMA["sentiment"].labels))  # positive, neutral, negative
 PROVENANCES: tuple[str, ...] = ("corpus", "authored")
-TASK_FIELDS: tuple[str, ...] = ("topics", "sentiment", "call_to_action")
+TASK_FIELDS: tuple[str, ...] = tuple(_SCHEMA.task_names)
 RECORD_FIELDS: tuple[str, ...] = ("id", "text", *TASK_FIELDS, "source", "provenance")
 # A labels-only record (a second annotation pass) carries the id and the judgements.
 LABEL_FIELDS: tuple[str, ...] = ("id", *TASK_FIELDS)
@@ -157,11 +161,6 @@ def _check_metadata(data: Mapping[str, Any]) -> list[str]:
 NO_LETTERS = "text has no Khmer or Latin letter (emoji, digits or punctuation only)"
 
 
-def is_labelable(text: Any) -> bool:
-    """True when the classifier can label ``text``: a string with a Khmer or Latin letter."""
-    return isinstance(text, str) and has_letters(normalize(text))
-
-
 @dataclass(frozen=True)
 class Validation:
     """What :func:`validate_files` found: the records read, problems (errors) and warnings."""
@@ -192,7 +191,8 @@ def validate_files(paths: Sequence[str | Path], *, labels_only: bool = False) ->
 
     A text without any letter (an emoji-only reply, say) is a realistic comment but one the
     classifier never labels and the training loader refuses: it is a warning here, and
-    :func:`is_labelable` lets the merge step leave such records out. Records come back even
+    :func:`is_labelable` (khmer_civic.model.inputs, the classifier's own rule) lets the merge step
+    leave such records out. Records come back even
     when they have problems; problems and warnings are sorted by file and line.
     """
     problems: list[Problem] = []
@@ -210,8 +210,7 @@ def validate_files(paths: Sequence[str | Path], *, labels_only: bool = False) ->
             continue
         unlabelable = set()
         for item in located:
-            text = item.record.get("text")
-            if isinstance(text, str) and normalize(text) and not is_labelable(text):
+            if read_text(item.record.get("text"))[0] is LabelStatus.NO_LETTERS:
                 unlabelable.add(item.line)
                 warnings.append(Problem(item.file, item.line, NO_LETTERS))
         # Text, id and value types, exactly as the training loader will see them.

@@ -20,7 +20,6 @@ Writes ``train.jsonl``, ``dev.jsonl``, ``test.jsonl`` (full records, input order
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -29,6 +28,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from khmer_civic.model.manifest import file_sha256
 
 from annolib import DataValidationError, label_signature, load_records, match_key, write_jsonl
 from sample_candidates import shingles
@@ -217,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_jsonl(args.out / f"{name}.jsonl", rows)
     manifest = {
         "input": str(args.data),
-        "input_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(),
+        "input_sha256": file_sha256(args.data),
         "seed": args.seed,
         "fractions": list(args.fractions),
         "near_duplicate": {"jaccard": args.jaccard, "char_ngram": SHINGLE_SIZE, "text": "khmer_civic.text.normalize"},

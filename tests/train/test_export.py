@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
 
+from khmer_civic.model.classifier import CivicClassifier  # noqa: E402
 from khmer_civic.model.config import load_config  # noqa: E402
 from khmer_civic.model.manifest import verify_manifest  # noqa: E402
 from khmer_civic.schema import ModelSchema, TaskSpec  # noqa: E402
@@ -119,12 +120,11 @@ def test_export_writes_the_model_directory(model_and_tokenizer, tmp_path: Path) 
 
 
 def test_exported_model_loads_in_the_classifier(model_and_tokenizer, tmp_path: Path) -> None:
-    classifier_module = pytest.importorskip("khmer_civic.model.classifier", reason="CivicClassifier not written yet")
     model, tokenizer = model_and_tokenizer
     out = tmp_path / "model"
     export_onnx(model, tokenizer, out, schema=SCHEMA, name="tiny-export", max_length=16, window_stride=8)
     finalize_model_dir(out, {})
-    clf = classifier_module.CivicClassifier.load(out)
+    clf = CivicClassifier.load(out)
     assert clf.labels["topics"] == ["agriculture", "education", "health"]
     predictions = clf.predict(TEXTS)
     assert all(set(p.topics) <= {"agriculture", "education", "health"} for p in predictions)

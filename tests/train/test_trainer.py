@@ -15,8 +15,10 @@ pytest.importorskip("transformers")
 
 from train_fixtures import make_records, tiny_config, write_jsonl  # noqa: E402
 
+from khmer_civic.model.classifier import CivicClassifier  # noqa: E402
 from khmer_civic.schema import ModelSchema, TaskSpec  # noqa: E402
-from khmer_civic.train.data import DataValidationError  # noqa: E402
+from khmer_civic.train.config import TrainConfig  # noqa: E402
+from khmer_civic.train.data import AnnotatedData, DataValidationError, load_annotations  # noqa: E402
 from khmer_civic.train.modeling import (  # noqa: E402
     MultiTaskClassifier,
     load_encoder,
@@ -24,23 +26,24 @@ from khmer_civic.train.modeling import (  # noqa: E402
     task_loss,
     word_embeddings,
 )
-from khmer_civic.train.trainer import TrainConfig, Trainer, length_bucketed_batches  # noqa: E402
+from khmer_civic.train.trainer import Trainer, length_bucketed_batches  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 LAYOUT = {"model.onnx", "tokenizer.json", "config.json", "metrics.json", "MODEL_CARD.md", "manifest.json"}
 
 
-def _files(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    return [root / "train.jsonl"], [root / "dev.jsonl"], [root / "test.jsonl"]
+def _data(root: Path, config: TrainConfig, *, test: bool = True) -> AnnotatedData:
+    """The validated splits of ``root`` (train, dev and, with ``test``, test) for ``config``'s tasks."""
+    test_files = [root / "test.jsonl"] if test else []
+    return load_annotations([root / "train.jsonl"], [root / "dev.jsonl"], test_files, config.tasks)
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_encoder_dir: Path, splits_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """One full run: train, calibrate, export, evaluate."""
     root = tmp_path_factory.mktemp("trained")
-    train, dev, test = _files(splits_dir)
-    trainer = Trainer(tiny_config(tiny_encoder_dir), run_dir=root / "run")
-    result = trainer.train(train, dev, root / "model", test_files=test)
+    config = tiny_config(tiny_encoder_dir)
+    result = Trainer(config, run_dir=root / "run").train(_data(splits_dir, config), root / "model")
     return result, root
 
 
@@ -58,8 +61,7 @@ def test_model_directory_layout_and_loading(trained) -> None:
     card = (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "agriculture" in card and f"{metrics['test']['mean_macro_f1']:.3f}" in card
 
-    classifier_module = pytest.importorskip("khmer_civic.model.classifier", reason="CivicClassifier not written yet")
-    clf = classifier_module.CivicClassifier.load(model_dir)
+    clf = CivicClassifier.load(model_dir)
     assert clf.labels["topics"] == ["agriculture", "education", "health", "local_administration"]
     assert clf.schema == result.schema
     predictions = clf.predict(["ស្រូវ farm ល្អណាស់", "សាលារៀន bad please", None])
@@ -70,7 +72,6 @@ def test_model_directory_layout_and_loading(trained) -> None:
 
 
 def test_evaluate_model_dir_reproduces_the_test_metrics(trained, splits_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("khmer_civic.model.classifier", reason="CivicClassifier not written yet")
     from khmer_civic.train.evaluate import evaluate_model_dir
 
     _, root = trained
@@ -105,11 +106,10 @@ def test_run_directory_logs_and_checkpoints(trained, tiny_encoder_dir: Path) -> 
 
 
 def test_identical_seeds_give_identical_metrics(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:
-    train, dev, test = _files(splits_dir)
     runs = []
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         config = tiny_config(tiny_encoder_dir, seed=seed, epochs=2)
-        runs.append(Trainer(config, run_dir=tmp_path / name).train(train, dev, test_files=test))
+        runs.append(Trainer(config, run_dir=tmp_path / name).train(_data(splits_dir, config)))
     a, b, c = runs
     assert a.history == b.history
     # (json: empty reliability bins hold NaN, which never compares equal to itself)
@@ -125,9 +125,9 @@ class _Interrupted(Exception):
 
 
 def test_resume_continues_exactly(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:
-    train, dev, _ = _files(splits_dir)
     config = tiny_config(tiny_encoder_dir, epochs=3, eval_every=4, checkpoint_every=2)
-    straight = Trainer(config, run_dir=tmp_path / "straight").train(train, dev)
+    data = _data(splits_dir, config, test=False)
+    straight = Trainer(config, run_dir=tmp_path / "straight").train(data)
 
     class Crashing(Trainer):
         def _save_checkpoint(self, kind, state, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -136,28 +136,29 @@ def test_resume_continues_exactly(tiny_encoder_dir: Path, splits_dir: Path, tmp_
                 raise _Interrupted
 
     with pytest.raises(_Interrupted):
-        Crashing(config, run_dir=tmp_path / "resumed").train(train, dev)
-    resumed = Trainer(config, run_dir=tmp_path / "resumed").train(train, dev, resume=True)
+        Crashing(config, run_dir=tmp_path / "resumed").train(data)
+    resumed = Trainer(config, run_dir=tmp_path / "resumed").train(data, resume=True)
     assert resumed.history == straight.history
     assert json.dumps(resumed.dev) == json.dumps(straight.dev)
     assert "resumed from" in (tmp_path / "resumed" / "train.log").read_text(encoding="utf-8")
 
     changed = TrainConfig(**{**config.__dict__, "learning_rate": 1e-2})
     with pytest.raises(ValueError, match="learning_rate"):
-        Trainer(changed, run_dir=tmp_path / "resumed").train(train, dev, resume=True)
+        Trainer(changed, run_dir=tmp_path / "resumed").train(data, resume=True)
 
 
 def test_validation_happens_before_any_model_is_loaded(tmp_path: Path) -> None:
     rows = make_records(10, partial=False)
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
     for r in rows:
         r["sentiment"] = "neutral"
-    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    one_class = write_jsonl(tmp_path / "one-class.jsonl", rows)
     dev = write_jsonl(tmp_path / "dev.jsonl", make_records(4, 100))
-    config = TrainConfig(base_model=str(tmp_path / "no-such-model"), progress=False)
     with pytest.raises(DataValidationError, match="only one class"):
-        Trainer(config, run_dir=tmp_path / "run").train([train], [dev])
+        load_annotations([one_class], [dev])
+    config = TrainConfig(base_model=str(tmp_path / "no-such-model"), progress=False)
     with pytest.raises(DataValidationError, match="no dev file"):
-        Trainer(config, run_dir=tmp_path / "run").train([train], [])
+        Trainer(config, run_dir=tmp_path / "run").train(load_annotations([train]))
     assert not (tmp_path / "run").exists()
 
 
@@ -205,10 +206,9 @@ def test_layers_can_be_truncated_and_embeddings_frozen(
     with pytest.raises(ValueError, match="num_layers"):
         load_encoder(tiny_encoder_dir, num_layers=5)
 
-    train, dev, _ = _files(splits_dir)
     config = tiny_config(tiny_encoder_dir, num_layers=1, freeze_embeddings=True, epochs=1)
     trainer = Trainer(config, run_dir=tmp_path / "run")
-    trainer.train(train, dev)
+    trainer.train(_data(splits_dir, config, test=False))
     assert isinstance(trainer.model, MultiTaskClassifier)
     assert len(trainer.model.encoder.encoder.layer) == 1
     before = load_encoder(tiny_encoder_dir)

@@ -468,7 +468,9 @@ def evaluate_model_dir(
     return result
 
 
-def classifier_probabilities(classifier: Any, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, np.ndarray]:
+def classifier_probabilities(
+    classifier: Any, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE
+) -> dict[str, np.ndarray]:
     """Per-task probability matrices from a CivicClassifier (binary: p(true) in one column)."""
     scores = classifier.predict_proba(list(texts), batch_size=batch_size)
     out: dict[str, np.ndarray] = {}

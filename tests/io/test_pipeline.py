@@ -288,6 +288,47 @@ def test_summary_counts_match_the_output(labeller: Labeller, tmp_path: Path, mes
     assert json.loads(json.dumps(summary)) == summary
 
 
+class RecordingLabeller(Labeller):
+    """A Labeller that keeps the texts it was given and the statuses it set."""
+
+    def __init__(self, classifier: Any) -> None:
+        super().__init__(classifier)
+        self.texts: list[object] = []
+        self.statuses: list[str] = []
+
+    def annotate(self, texts: Any) -> Any:
+        self.texts += list(texts)
+        columns = super().annotate(texts)
+        self.statuses += columns["label_status"]
+        return columns
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_rows_status_is_set_once(labeller: Labeller, tmp_path: Path, workers: int) -> None:
+    # rows read with a problem never reach the annotator: the read problem is their status, set once
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": 1, "message": "សាលារៀន"}\nnot json\n{"id": 3, "message": "ab\\ud83d"}\n'
+        '{"id": 4, "message": ""}\n[1, 2]\n{"id": 6, "message": "គ្រូ"}\n',
+        encoding="utf-8",
+    )
+    recording = RecordingLabeller(labeller.classifier)
+    result = run_table(
+        RunOptions(source, tmp_path / "out.jsonl", chunk_size=2, workers=workers),
+        LabelJob(str(labeller.classifier.path)),
+        notify=lambda _: None,
+        annotator=recording,
+    )
+    rows = read_output(tmp_path / "out.jsonl")
+    statuses = ["ok", "unreadable_row", "undecodable_text", "empty", "unreadable_row", "ok"]
+    assert [r["label_status"] for r in rows] == statuses
+    assert all(r["topics"] is None and r["score_call_to_action"] is None for r in rows if r["label_status"] != "ok")
+    assert sum(result.counts[f"status/{s}"] for s in set(statuses)) == len(rows) == result.counts["rows"]
+    if workers == 1:
+        assert recording.texts == ["សាលារៀន", "", "គ្រូ"]
+        assert recording.statuses == ["ok", "empty", "ok"]
+
+
 def test_model_is_loaded_once_per_run_in_process(
     tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from messy_tables import IDS, MESSY_ROWS, TEXTS, messy_records, write_csv, write_jsonl, write_parquet, write_xlsx
@@ -229,3 +231,60 @@ def test_xlsx_without_dimension_counts_its_rows(tmp_path: Path) -> None:
         assert reader.total_rows is None
         assert reader.count_rows() == 7
         assert [r.values["text"] for r in reader.rows(2)] == ["row 2", None, "row 4", "row 5", "row 6"]
+
+
+# ------------------------------------------------------------------------------ passes over the file
+
+
+def _count_opens(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[str]:
+    """Record every opening of ``path`` (text or binary) from now on."""
+    import builtins
+
+    import khmer_civic.io.checkpoint as checkpoint
+
+    opened: list[str] = []
+    real_open = builtins.open
+
+    def spy(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if Path(file) == path:
+            opened.append(mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    monkeypatch.setattr(checkpoint, "open", spy, raising=False)
+    return opened
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet", "xlsx"])
+def test_the_fingerprint_is_the_files_size_and_sha256(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"in.{fmt}"
+    if fmt == "csv":
+        write_csv(path, encoding="utf-16")
+    elif fmt == "jsonl":
+        write_jsonl(path, messy_records())
+    elif fmt == "parquet":
+        write_parquet(path, messy_records())
+    else:
+        write_xlsx(path, ["id", "message"], [[i, t] for i, t in zip(IDS, TEXTS)])
+    expected = {"bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    with open_table(path) as reader:
+        reader.count_rows()
+        assert reader.fingerprint() == expected
+        assert len(list(reader.rows())) == len(MESSY_ROWS)
+    with open_table(path) as reader:
+        assert reader.fingerprint() == expected  # also without a count first
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_text_file_is_read_once_for_count_columns_and_fingerprint(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "in.csv") if fmt == "csv" else write_jsonl(tmp_path / "in.jsonl", messy_records())
+    opened = _count_opens(monkeypatch, path)
+    with open_table(path) as reader:
+        before_count = len(opened)  # the sample (and, for CSV, the header)
+        assert reader.count_rows() == len(MESSY_ROWS)
+        reader.fingerprint()
+        assert len(opened) - before_count <= (1 if fmt == "csv" else 0)  # JSONL counted while opening
+        list(reader.rows())
+    assert len(opened) - before_count <= (2 if fmt == "csv" else 1)

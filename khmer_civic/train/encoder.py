@@ -249,15 +249,6 @@ def save_encoder(model: BertModel, tokenizer: PreTrainedTokenizerFast, out_dir: 
     return out
 
 
-def load_saved_encoder(directory: str | Path) -> tuple[BertModel, PreTrainedTokenizerFast]:
-    """Reload a directory written by :func:`save_encoder` (local files only, eval mode)."""
-    from transformers import AutoTokenizer
-
-    model = BertModel.from_pretrained(directory, local_files_only=True, add_pooling_layer=False)
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    return model.eval(), tokenizer
-
-
 # ------------------------------------------------------------------- embeddings
 
 

@@ -7,19 +7,22 @@
 Reads ``{train,dev,test}.jsonl`` from ``--data-dir`` (LABELS.md records with a ``provenance``
 field), or the files given with ``--train/--dev/--test``. Writes the model directory
 (model.onnx int8, tokenizer.json, config.json, metrics.json, MODEL_CARD.md, manifest.json) to
-``--out`` and logs, checkpoints, reports and ``comparison.{json,md}`` (transformer vs the TF-IDF
-baseline) to ``--run-dir``. Needs the ``[train]`` extra; never touches the network.
+``--out`` and logs, checkpoints, reports, ``inputs.json`` and ``comparison.{json,md}``
+(transformer vs the TF-IDF baseline) to ``--run-dir``. Needs the ``[train]`` extra; never
+touches the network.
+
+The same way in as ``khmer-civic train --data ... --dev ... --test ... --config ...``: both
+call :func:`khmer_civic.train.prepare.prepare_training` and
+:func:`~khmer_civic.train.prepare.run_training`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from local directories only
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -43,48 +46,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _split_files(args: argparse.Namespace, name: str) -> list[Path]:
+    given: list[Path] = getattr(args, name)
+    if given:
+        return given
+    if args.data_dir is not None and (args.data_dir / f"{name}.jsonl").is_file():
+        return [args.data_dir / f"{name}.jsonl"]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from khmer_civic.train.data import DataValidationError
-    from khmer_civic.train.recipe import run_recipe
-    from khmer_civic.train.trainer import TrainConfig
+    from khmer_civic.train.prepare import TrainingRequest, TrainingSetupError, prepare_training, run_training
 
-    settings = json.loads(args.config.read_text(encoding="utf-8"))
-    overrides = {"base_model": args.base_model, "threads": args.threads, "max_steps": args.max_steps}
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    if args.no_progress:
-        settings["progress"] = False
-    base = Path(settings.get("base_model", ""))
-    if settings.get("base_model") and not base.is_absolute() and not base.exists() and (REPO_ROOT / base).exists():
-        settings["base_model"] = str(REPO_ROOT / base)  # recipe paths are relative to the repository root
-    config = TrainConfig.from_dict(settings)
-
-    def split_files(name: str, given: list[Path]) -> list[Path]:
-        if given:
-            return given
-        if args.data_dir is not None and (args.data_dir / f"{name}.jsonl").is_file():
-            return [args.data_dir / f"{name}.jsonl"]
-        return []
-
-    train, dev, test = split_files("train", args.train), split_files("dev", args.dev), split_files("test", args.test)
+    train, dev, test = (_split_files(args, name) for name in ("train", "dev", "test"))
     if not train or not dev:
         print(
             "error: need training and dev files (--data-dir with train.jsonl and dev.jsonl, or --train/--dev)",
             file=sys.stderr,
         )
         return 2
+    request = TrainingRequest(
+        data=train,
+        dev=dev,
+        test=test,
+        out_dir=args.out,
+        run_dir=args.run_dir,
+        config_path=args.config,
+        overrides={"base_model": args.base_model, "threads": args.threads, "max_steps": args.max_steps},
+        progress=False if args.no_progress else None,
+    )
     try:
-        comparison = run_recipe(
-            config,
-            train_files=train,
-            dev_files=dev,
-            test_files=test,
-            out_dir=args.out,
-            run_dir=args.run_dir,
-            resume=args.resume,
-            baseline=not args.no_baseline,
-            speed_texts=args.speed_texts,
-        )
+        plan = prepare_training(request, notify=lambda message: print(message, file=sys.stderr))
+        comparison = run_training(plan, resume=args.resume, baseline=not args.no_baseline, speed_texts=args.speed_texts)
+    except TrainingSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except DataValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

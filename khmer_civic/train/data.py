@@ -31,7 +31,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +52,8 @@ MAX_PROBLEMS_SHOWN = 60
 _TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CSV_TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _CSV_FALSE = frozenset({"false", "0", "no", "n", "f"})
-_CSV_NULL = frozenset({"", "null", "none", "na", "n/a"})
+# Cells that mean "not annotated" (case and surrounding spaces ignored), as CSV task cells.
+NULL_CELLS = frozenset({"", "null", "none", "na", "n/a"})
 
 
 @dataclass(frozen=True)
@@ -191,19 +192,21 @@ class AnnotatedData:
 
 
 @dataclass(frozen=True)
-class _RawRecord:
+class RawRecord:
+    """One record as found in a file, before validation."""
+
     file: str
     line: int
     data: Mapping[str, Any]
     from_csv: bool
 
 
-def read_raw_records(path: str | Path) -> tuple[list[_RawRecord], list[Problem]]:
+def read_raw_records(path: str | Path) -> tuple[list[RawRecord], list[Problem]]:
     """Parse one JSONL or CSV file into raw records, with the problems met while parsing."""
     path = Path(path)
     name = str(path)
     problems: list[Problem] = []
-    records: list[_RawRecord] = []
+    records: list[RawRecord] = []
     if not path.is_file():
         return [], [Problem(name, None, "file does not exist")]
     suffix = path.suffix.lower()
@@ -212,18 +215,7 @@ def read_raw_records(path: str | Path) -> tuple[list[_RawRecord], list[Problem]]
     except UnicodeDecodeError as exc:
         return [], [Problem(name, None, f"not UTF-8 text ({exc})")]
     if suffix in (".jsonl", ".ndjson"):
-        for lineno, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(name, lineno, f"not valid JSON ({exc.msg})"))
-                continue
-            if not isinstance(data, dict):
-                problems.append(Problem(name, lineno, f"a record must be a JSON object, found {type(data).__name__}"))
-                continue
-            records.append(_RawRecord(name, lineno, data, from_csv=False))
+        records = _jsonl_records(name, content.splitlines(), problems)
     elif suffix in (".csv", ".tsv"):
         reader = csv.DictReader(content.splitlines(keepends=True), delimiter="\t" if suffix == ".tsv" else ",")
         if reader.fieldnames is None:
@@ -237,7 +229,7 @@ def read_raw_records(path: str | Path) -> tuple[list[_RawRecord], list[Problem]]
                 problems.append(Problem(name, start, "more cells than header columns"))
             data = {k: v for k, v in row.items() if k is not None}
             if any(v is not None and v.strip() for v in data.values()):
-                records.append(_RawRecord(name, start, data, from_csv=True))
+                records.append(RawRecord(name, start, data, from_csv=True))
             start = reader.line_num + 1
     else:
         return [], [Problem(name, None, f"unsupported file type {suffix!r}: use .jsonl or .csv")]
@@ -246,13 +238,73 @@ def read_raw_records(path: str | Path) -> tuple[list[_RawRecord], list[Problem]]
     return records, problems
 
 
+def _jsonl_records(name: str, lines: Iterable[str], problems: list[Problem]) -> list[RawRecord]:
+    records = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(name, lineno, f"not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(name, lineno, f"a record must be a JSON object, found {type(data).__name__}"))
+            continue
+        records.append(RawRecord(name, lineno, data, from_csv=False))
+    return records
+
+
+RecordReader = Callable[[str | Path], tuple[list[RawRecord], list[Problem]]]
+
+
+class RecordCache:
+    """A :data:`RecordReader` that reads each file once (later calls return the same records), and
+    knows the files :meth:`write` wrote without reading them back."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[list[RawRecord], list[Problem]]] = {}
+
+    def __call__(self, path: str | Path) -> tuple[list[RawRecord], list[Problem]]:
+        key = str(Path(path))
+        if key not in self._files:
+            self._files[key] = read_raw_records(path)
+        return self._files[key]
+
+    def write(self, examples: Sequence[Example], tasks: Sequence[TaskConfig | TaskSpec], path: Path) -> Path:
+        """Write examples as LABELS.md JSON Lines (normalised text, task values, other fields)."""
+        lines = []
+        for ex in examples:
+            record = {"id": ex.id, "text": ex.text, **{t.name: ex.labels.get(t.name) for t in tasks}, **ex.meta}
+            lines.append(json.dumps(record, ensure_ascii=False))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        problems: list[Problem] = []
+        self._files[str(path)] = (_jsonl_records(str(path), lines, problems), problems)
+        return path
+
+
+def annotated_fields(paths: Iterable[str | Path], reader: RecordReader = read_raw_records) -> set[str]:
+    """Record fields holding at least one value (not null, not a :data:`NULL_CELLS` string) in ``paths``;
+    unreadable files and records add nothing (the full validation reports them)."""
+    fields: set[str] = set()
+    for path in paths:
+        records, _ = reader(path)
+        for record in records:
+            for key, value in record.data.items():
+                if value is None or (isinstance(value, str) and value.strip().lower() in NULL_CELLS):
+                    continue
+                fields.add(key)
+    return fields
+
+
 def _coerce(value: Any, task: TaskConfig, from_csv: bool) -> tuple[Any, str | None]:
     """A task value in its canonical Python type, or an error message. ``None`` = not annotated."""
     if value is None:
         return None, None
     if from_csv and isinstance(value, str):
         text = value.strip()
-        if text.lower() in _CSV_NULL:
+        if text.lower() in NULL_CELLS:
             return None, None
         if task.type == "multi_label":
             if text.startswith("["):
@@ -292,7 +344,7 @@ def _as_label_list(value: Any, task_type: str) -> list[str]:
     return [value]
 
 
-def _parse_record(raw: _RawRecord, tasks: Sequence[TaskConfig], problems: list[Problem]) -> Example | None:
+def _parse_record(raw: RawRecord, tasks: Sequence[TaskConfig], problems: list[Problem]) -> Example | None:
     data = raw.data
     text = data.get("text")
     ok = True
@@ -342,6 +394,8 @@ def load_annotations(
     dev_files: Sequence[str | Path] = (),
     test_files: Sequence[str | Path] = (),
     tasks: Sequence[TaskConfig] = DEFAULT_TASKS,
+    *,
+    reader: RecordReader = read_raw_records,
 ) -> AnnotatedData:
     """Read, normalise and validate the splits; return them with the schema they define.
 
@@ -349,7 +403,8 @@ def load_annotations(
     :class:`DataValidationError` lists them all (file, line, what is wrong). Checked: unreadable
     or empty files, missing text, wrong value types, unknown labels (when the config fixes
     labels; otherwise labels of dev/test never seen in train), tasks or labels with a single
-    class in train, duplicate ids, and the same normalised text in two splits.
+    class in train, duplicate ids, and the same normalised text in two splits. ``reader`` reads a
+    file's raw records (a :class:`RecordCache` reads each file once over several calls).
     """
     tasks = tuple(tasks)
     problems: list[Problem] = []
@@ -363,7 +418,7 @@ def load_annotations(
         problems.append(Problem("<arguments>", None, "no training file given"))
 
     splits: dict[str, list[Example]] = {
-        split: _parse_files(files, tasks, problems) for split, files in files_by_split.items() if files
+        split: _parse_files(files, tasks, problems, reader) for split, files in files_by_split.items() if files
     }
 
     _check_duplicates(splits, problems)
@@ -537,11 +592,16 @@ def read_examples(paths: Iterable[str | Path], tasks: Sequence[TaskConfig] = DEF
     return examples
 
 
-def _parse_files(paths: Iterable[str | Path], tasks: Sequence[TaskConfig], problems: list[Problem]) -> list[Example]:
+def _parse_files(
+    paths: Iterable[str | Path],
+    tasks: Sequence[TaskConfig],
+    problems: list[Problem],
+    reader: RecordReader = read_raw_records,
+) -> list[Example]:
     """Every valid record of ``paths``, in order; problems are appended to ``problems``."""
     examples: list[Example] = []
     for path in paths:
-        raws, file_problems = read_raw_records(path)
+        raws, file_problems = reader(path)
         problems.extend(file_problems)
         for raw in raws:
             ex = _parse_record(raw, tasks, problems)

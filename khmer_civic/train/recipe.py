@@ -1,6 +1,7 @@
 """The whole recipe: train and export the transformer, fit the baseline, compare them.
 
-:func:`run_recipe` is what ``training/train_model.py`` (and ``khmer-civic train``) run. It
+:func:`run_recipe` is what ``khmer-civic train`` and ``training/train_model.py`` run (through
+:func:`khmer_civic.train.prepare.run_training`), on data already read and validated. It
 writes the model directory (via :class:`~khmer_civic.train.trainer.Trainer`) and, into the run
 directory, ``comparison.json`` and ``comparison.md``: transformer (int8 ONNX, as shipped) vs the
 TF-IDF baseline per task on test, overall and per provenance; torch vs int8 agreement; ECE
@@ -17,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from khmer_civic.train.baseline import TfidfBaseline
+from khmer_civic.train.config import TrainConfig
+from khmer_civic.train.data import AnnotatedData
 from khmer_civic.train.evaluate import summarize, write_json, write_report
-from khmer_civic.train.trainer import TrainConfig, Trainer, TrainResult
+from khmer_civic.train.trainer import Trainer, TrainResult, require_dev
 
 
 def run_recipe(
     config: TrainConfig,
+    data: AnnotatedData,
     *,
-    train_files: Sequence[str | Path],
-    dev_files: Sequence[str | Path],
-    test_files: Sequence[str | Path],
     out_dir: str | Path,
     run_dir: str | Path,
     resume: bool = False,
@@ -34,10 +35,11 @@ def run_recipe(
     speed_texts: int = 200,
     group_field: str = "provenance",
 ) -> dict[str, Any]:
-    """Train, export and compare; returns the comparison (also written to the run directory)."""
+    """Train on ``data`` (validated splits), export and compare; returns the comparison (also written
+    to the run directory)."""
+    require_dev(data)  # fails fast, before the baseline
     run_dir = Path(run_dir)
     trainer = Trainer(config, run_dir=run_dir)
-    data = trainer.load_data(train_files, dev_files, test_files)  # fails fast on bad data
 
     extra: dict[str, Any] = {}
     baseline_results: dict[str, Any] = {}
@@ -61,7 +63,7 @@ def run_recipe(
             **{split: summarize(r) for split, r in baseline_results.items()},
         }
 
-    result = trainer.train(train_files, dev_files, out_dir, test_files=test_files, resume=resume, extra_metrics=extra)
+    result = trainer.train(data, out_dir, resume=resume, extra_metrics=extra)
     speed = measure_speed(Path(out_dir), [ex.text for ex in (data["test"] or data["dev"])][:speed_texts])
     comparison = build_comparison(result, baseline_results, speed)
     write_json(comparison, run_dir / "comparison.json")

@@ -2,18 +2,19 @@
 
 ::
 
-    from khmer_civic.train.trainer import TrainConfig, Trainer
+    from khmer_civic.train.config import TrainConfig
+    from khmer_civic.train.data import load_annotations
+    from khmer_civic.train.trainer import Trainer
 
     config = TrainConfig.from_json("training/configs/default.json")
-    result = Trainer(config, run_dir="training/runs/e5-small").train(
-        ["splits/train.jsonl"], ["splits/dev.jsonl"], "models/khmer-civic-e5-small",
-        test_files=["splits/test.jsonl"],
-    )
+    data = load_annotations(["splits/train.jsonl"], ["splits/dev.jsonl"], ["splits/test.jsonl"], config.tasks)
+    result = Trainer(config, run_dir="training/runs/e5-small").train(data, "models/khmer-civic-e5-small")
 
-What :meth:`Trainer.train` does, in order:
+The trainer takes validated data (:class:`~khmer_civic.train.data.AnnotatedData`: read and
+checked by :mod:`khmer_civic.train.data`, where every problem stops before a model is loaded),
+not file names. What :meth:`Trainer.train` does, in order:
 
-1. reads and validates the annotation files (:mod:`khmer_civic.train.data`); any problem stops
-   here, before a model is loaded;
+1. checks that there is dev data (it chooses the checkpoint, temperatures and thresholds);
 2. fixes every seed (python, numpy, torch) and asks torch for deterministic kernels, so two runs
    with the same config and data give the same numbers;
 3. trains with AdamW and a linear warm-up/decay schedule on length-bucketed batches (each text's
@@ -56,15 +57,13 @@ from khmer_civic.train.calibrate import (
     expected_calibration_error,
     text_probabilities,
 )
+from khmer_civic.train.config import TrainConfig
 from khmer_civic.train.data import (
-    DEFAULT_TASKS,
     AnnotatedData,
     DataValidationError,
     Example,
     Problem,
-    TaskConfig,
     all_targets,
-    load_annotations,
     to_hf_dataset,
 )
 from khmer_civic.train.evaluate import evaluate_predictions, selection_score, write_json, write_report
@@ -82,130 +81,7 @@ from khmer_civic.train.modeling import (
     special_token_ids,
     text_tokenizer_from_hf,
 )
-
-DEFAULT_BASE_MODEL = "training/cache/e5-small-cut"
-CLASS_WEIGHTING = ("none", "sqrt", "balanced")
-# Config fields that change what a resumed run would compute; the others (threads, logging,
-# patience ...) may differ between the interrupted run and its continuation.
-_RESUME_FIELDS = (
-    "base_model",
-    "tasks",
-    "max_length",
-    "window_stride",
-    "batch_size",
-    "learning_rate",
-    "head_learning_rate",
-    "epochs",
-    "max_steps",
-    "warmup_ratio",
-    "weight_decay",
-    "max_grad_norm",
-    "head_dropout",
-    "freeze_embeddings",
-    "class_weighting",
-    "max_class_weight",
-    "task_weights",
-    "seed",
-    "num_layers",
-    "bucket_batches",
-)
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; JSON round-trips with :meth:`from_json`/:meth:`to_json`."""
-
-    base_model: str = DEFAULT_BASE_MODEL  # local HF model dir (or a hub id, with a network)
-    tasks: tuple[TaskConfig, ...] = DEFAULT_TASKS
-    name: str = "khmer-civic-e5-small"
-    version: str = "0.1.0"
-    description: str | None = None  # first paragraph of MODEL_CARD.md
-    max_length: int = 128  # tokens per window, bos/eos included
-    window_stride: int = 96
-    batch_size: int = 16
-    eval_batch_size: int = 64
-    learning_rate: float = 5e-5
-    head_learning_rate: float | None = None  # None: same as learning_rate
-    epochs: float = 4.0
-    max_steps: int | None = None  # overrides epochs when set
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float | None = 1.0
-    head_dropout: float = 0.1
-    freeze_embeddings: bool = True  # word embeddings only; ~4x faster steps on CPU
-    class_weighting: str = "none"  # "none" | "sqrt" | "balanced" (pos_weight / CE class weights)
-    max_class_weight: float = 10.0
-    task_weights: dict[str, float] = field(default_factory=dict)
-    early_stopping_patience: int | None = 3  # evaluations without dev improvement; None: never stop
-    eval_every: int | None = None  # steps between dev evaluations; None: once per epoch
-    checkpoint_every: int | None = None  # steps between checkpoints; None: at each evaluation
-    checkpoint_dir: str | None = None  # None: <run_dir>/checkpoints
-    seed: int = 13
-    num_layers: int | None = None  # keep only the encoder's first k layers
-    threads: int | None = None  # torch threads; None: torch's default
-    deterministic: bool = True
-    bucket_batches: int = 50  # batches per length bucket
-    calibrate: bool = True
-    tune_thresholds: bool = True
-    log_every: int = 10
-    agreement_texts: int = 500  # texts for the torch vs int8 check (test, else dev)
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        self.tasks = tuple(t if isinstance(t, TaskConfig) else TaskConfig.from_dict(t) for t in self.tasks)
-        errors = []
-        if self.max_length < 3:
-            errors.append(f"max_length {self.max_length} must be at least 3")
-        elif not 1 <= self.window_stride <= self.max_length - 2:
-            errors.append(f"window_stride {self.window_stride} must be between 1 and max_length - 2")
-        for key in ("batch_size", "eval_batch_size", "log_every", "bucket_batches"):
-            if getattr(self, key) < 1:
-                errors.append(f"{key} must be positive")
-        for key in ("eval_every", "checkpoint_every", "max_steps", "num_layers", "threads", "early_stopping_patience"):
-            value = getattr(self, key)
-            if value is not None and value < 1:
-                errors.append(f"{key} must be positive or null")
-        if self.class_weighting not in CLASS_WEIGHTING:
-            errors.append(f"class_weighting {self.class_weighting!r} is not one of {CLASS_WEIGHTING}")
-        if self.epochs <= 0 and self.max_steps is None:
-            errors.append("epochs must be positive (or set max_steps)")
-        if not 0 <= self.warmup_ratio < 1:
-            errors.append("warmup_ratio must be in [0, 1)")
-        if errors:
-            raise ValueError("bad training config: " + "; ".join(errors))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["tasks"] = [t.to_dict() for t in self.tasks]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Build from a dict; unknown keys are an error (a typo would silently do nothing)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known - {"comment", "_comment"})
-        if unknown:
-            raise ValueError(f"unknown training config key(s): {unknown}")
-        kwargs = {k: v for k, v in data.items() if k in known}
-        if "tasks" in kwargs:
-            kwargs["tasks"] = tuple(TaskConfig.from_dict(t) for t in kwargs["tasks"])
-        return cls(**kwargs)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-    def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        return path
-
-    def fingerprint(self) -> dict[str, Any]:
-        """The fields a resumed run must share with the run it continues."""
-        d = self.to_dict()
-        return {k: d[k] for k in _RESUME_FIELDS}
-
+from khmer_civic.train.paths import default_run_dir
 
 @dataclass
 class TrainResult:
@@ -311,32 +187,13 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, run_dir: str | Path | None = None) -> None:
         self.config = config
-        self.run_dir = Path(run_dir) if run_dir is not None else Path("training/runs") / config.name
+        self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config.name)
         self.checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else self.run_dir / "checkpoints"
         self.model: MultiTaskClassifier | None = None
         self.tokenizer: Any = None
         self.token_ids: dict[str, int] = {}
 
     # ------------------------------------------------------------------ data
-
-    def load_data(
-        self,
-        train_files: Sequence[str | Path],
-        dev_files: Sequence[str | Path],
-        test_files: Sequence[str | Path] = (),
-    ) -> AnnotatedData:
-        """Read and validate the splits (raises :class:`DataValidationError`)."""
-        if not dev_files:
-            raise DataValidationError(
-                [
-                    Problem(
-                        "<arguments>",
-                        None,
-                        "no dev file given: dev data chooses the checkpoint, the temperatures and the thresholds",
-                    )
-                ]
-            )
-        return load_annotations(train_files, dev_files, test_files, self.config.tasks)
 
     def _prepare(self, examples: list[Example], schema: ModelSchema, *, training: bool) -> _Split:
         cfg = self.config
@@ -702,20 +559,20 @@ class Trainer:
 
     def train(
         self,
-        train_files: Sequence[str | Path],
-        dev_files: Sequence[str | Path],
+        data: AnnotatedData,
         out_dir: str | Path | None = None,
         *,
-        test_files: Sequence[str | Path] = (),
         resume: bool = False,
         extra_metrics: Mapping[str, Any] | None = None,
     ) -> TrainResult:
-        """Validate, train, calibrate on dev and (with ``out_dir``) export, evaluate and seal.
+        """Train on ``data`` (validated splits: train, dev, optionally test), calibrate on dev and (with
+        ``out_dir``) export, evaluate and seal. Raises :class:`DataValidationError` before any training
+        when there is no dev data.
 
         ``extra_metrics`` (e.g. ``{"baseline": ...}``) is merged into metrics.json and the card.
         """
         cfg = self.config
-        data = self.load_data(train_files, dev_files, test_files)  # raises before any training
+        require_dev(data)  # before any training
         started = time.time()
         previous_threads = torch.get_num_threads()
         previous_deterministic = torch.are_deterministic_algorithms_enabled()
@@ -858,6 +715,13 @@ class Trainer:
         result.export = dataclasses.replace(exported, model_dir=out_dir)
         result.metrics = metrics
         result.run_metrics = {**metrics, "torch": {"dev": result.dev, "test": result.test}}
+
+
+def require_dev(data: AnnotatedData) -> None:
+    """Raise :class:`DataValidationError` when ``data`` has no dev split, which training needs."""
+    if not data["dev"]:
+        why = "dev data chooses the checkpoint, the temperatures and the thresholds"
+        raise DataValidationError([Problem("<arguments>", None, f"no dev file given: {why}")])
 
 
 def _seed_everything(seed: int) -> None:

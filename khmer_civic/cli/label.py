@@ -1,0 +1,81 @@
+"""``khmer-civic label``: the labels of a model for every row of a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from khmer_civic.cli.common import (
+    TableArgs,
+    batch_size_option,
+    default_model_problem,
+    handle_errors,
+    model_option,
+    table_options,
+)
+from khmer_civic.schema import ModelConfigError, ModelSchema
+
+
+@click.command()
+@table_options
+@model_option
+@click.option("--mask-pii", is_flag=True, help="Mask phone numbers, e-mails and @mentions in the output's text column.")
+@batch_size_option
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="onnxruntime intra-op threads per worker (see benchmarks/README.md before raising it).",
+)
+@handle_errors
+def label(table: TableArgs, model_path: Path | None, mask_pii: bool, batch_size: int, threads: int) -> None:
+    """Label every row of INPUT (CSV, TSV, JSONL, Parquet, XLSX) and write OUTPUT.
+
+    OUTPUT has the rows of INPUT in the same order with all their columns, plus one column per
+    task of the model (topics, sentiment, call_to_action), label_status (ok, or why a row was
+    not labelled: empty, not_text, no_letters, unreadable_row, malformed_row,
+    undecodable_text) and one score column per label.
+
+    Bad characters are a row's problem: bytes that are not valid text, NULs and lone surrogates
+    become U+FFFD and the row is flagged undecodable_text. A stray quote that would swallow the
+    CSV rows after it flags its own line unreadable_row and every other row is read as itself.
+    XLSX output: a text longer than Excel's 32,767-character cell limit is cut and ends with
+    "…[cut: N characters in the input]" (its row keeps the labels of the whole text), and the
+    run names the sheet rows cut; write CSV, JSONL or Parquet to keep every character.
+    """
+    from khmer_civic.io.annotators import LabelJob
+    from khmer_civic.io.formats import output_format
+    from khmer_civic.io.summary import label_summary, render_label_summary
+
+    output_format(table.output)  # an unknown output format fails before the model is loaded
+    job = LabelJob(
+        model_path=str(model_path.resolve()) if model_path else None, batch_size=batch_size, intra_op_threads=threads
+    )
+    try:
+        annotator, schema = _model(job, model_path, table.workers)
+    except ModelConfigError as exc:
+        if model_path is None:
+            raise default_model_problem(exc) from exc
+        raise
+    result = table.run(job, annotator=annotator, mask_pii=mask_pii)
+    summary = label_summary(result, schema)
+    table.write_summary(summary, render_label_summary(summary))
+
+
+def _model(job: Any, model_path: Path | None, workers: int) -> tuple[Any, ModelSchema]:
+    """The labeller for this process and the model's schema. With several workers the workers
+    load the model: here only its config.json is read, unless it is unusable, when loading the
+    model names the problem (before any work starts)."""
+    if workers > 1:
+        from khmer_civic.model.classifier import default_model_dir
+        from khmer_civic.model.config import load_config
+
+        try:
+            return None, load_config(model_path if model_path is not None else default_model_dir()).schema
+        except ModelConfigError:
+            pass
+    annotator = job.build()
+    return annotator, annotator.schema

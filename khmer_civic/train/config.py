@@ -1,0 +1,142 @@
+"""The training configuration: everything a training run depends on (:class:`TrainConfig`).
+
+A recipe (``training/configs/default.json``) is a TrainConfig as JSON; the trainer
+(:mod:`khmer_civic.train.trainer`) and :func:`khmer_civic.train.prepare.prepare_training` take one.
+No torch here: reading and checking a recipe needs no training extra beyond numpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from khmer_civic.train.data import DEFAULT_TASKS, TaskConfig
+from khmer_civic.train.paths import DEFAULT_BASE_MODEL
+
+__all__ = ["CLASS_WEIGHTING", "DEFAULT_BASE_MODEL", "RESUME_FIELDS", "TrainConfig"]
+
+CLASS_WEIGHTING = ("none", "sqrt", "balanced")
+# Config fields that change what a resumed run would compute; the others (threads, logging,
+# patience ...) may differ between the interrupted run and its continuation.
+RESUME_FIELDS = (
+    "base_model",
+    "tasks",
+    "max_length",
+    "window_stride",
+    "batch_size",
+    "learning_rate",
+    "head_learning_rate",
+    "epochs",
+    "max_steps",
+    "warmup_ratio",
+    "weight_decay",
+    "max_grad_norm",
+    "head_dropout",
+    "freeze_embeddings",
+    "class_weighting",
+    "max_class_weight",
+    "task_weights",
+    "seed",
+    "num_layers",
+    "bucket_batches",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; JSON round-trips with :meth:`from_json`/:meth:`to_json`."""
+
+    base_model: str = DEFAULT_BASE_MODEL  # local HF model dir (or a hub id, with a network)
+    tasks: tuple[TaskConfig, ...] = DEFAULT_TASKS
+    name: str = "khmer-civic-e5-small"
+    version: str = "0.1.0"
+    description: str | None = None  # first paragraph of MODEL_CARD.md
+    max_length: int = 128  # tokens per window, bos/eos included
+    window_stride: int = 96
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    head_learning_rate: float | None = None  # None: same as learning_rate
+    epochs: float = 4.0
+    max_steps: int | None = None  # overrides epochs when set
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float | None = 1.0
+    head_dropout: float = 0.1
+    freeze_embeddings: bool = True  # word embeddings only; ~4x faster steps on CPU
+    class_weighting: str = "none"  # "none" | "sqrt" | "balanced" (pos_weight / CE class weights)
+    max_class_weight: float = 10.0
+    task_weights: dict[str, float] = field(default_factory=dict)
+    early_stopping_patience: int | None = 3  # evaluations without dev improvement; None: never stop
+    eval_every: int | None = None  # steps between dev evaluations; None: once per epoch
+    checkpoint_every: int | None = None  # steps between checkpoints; None: at each evaluation
+    checkpoint_dir: str | None = None  # None: <run_dir>/checkpoints
+    seed: int = 13
+    num_layers: int | None = None  # keep only the encoder's first k layers
+    threads: int | None = None  # torch threads; None: torch's default
+    deterministic: bool = True
+    bucket_batches: int = 50  # batches per length bucket
+    calibrate: bool = True
+    tune_thresholds: bool = True
+    log_every: int = 10
+    agreement_texts: int = 500  # texts for the torch vs int8 check (test, else dev)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(t if isinstance(t, TaskConfig) else TaskConfig.from_dict(t) for t in self.tasks)
+        errors = []
+        if self.max_length < 3:
+            errors.append(f"max_length {self.max_length} must be at least 3")
+        elif not 1 <= self.window_stride <= self.max_length - 2:
+            errors.append(f"window_stride {self.window_stride} must be between 1 and max_length - 2")
+        for key in ("batch_size", "eval_batch_size", "log_every", "bucket_batches"):
+            if getattr(self, key) < 1:
+                errors.append(f"{key} must be positive")
+        for key in ("eval_every", "checkpoint_every", "max_steps", "num_layers", "threads", "early_stopping_patience"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                errors.append(f"{key} must be positive or null")
+        if self.class_weighting not in CLASS_WEIGHTING:
+            errors.append(f"class_weighting {self.class_weighting!r} is not one of {CLASS_WEIGHTING}")
+        if self.epochs <= 0 and self.max_steps is None:
+            errors.append("epochs must be positive (or set max_steps)")
+        if not 0 <= self.warmup_ratio < 1:
+            errors.append("warmup_ratio must be in [0, 1)")
+        if errors:
+            raise ValueError("bad training config: " + "; ".join(errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["tasks"] = [t.to_dict() for t in self.tasks]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build from a dict; unknown keys are an error (a typo would silently do nothing)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known - {"comment", "_comment"})
+        if unknown:
+            raise ValueError(f"unknown training config key(s): {unknown}")
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "tasks" in kwargs:
+            kwargs["tasks"] = tuple(TaskConfig.from_dict(t) for t in kwargs["tasks"])
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fields a resumed run must share with the run it continues."""
+        d = self.to_dict()
+        return {k: d[k] for k in RESUME_FIELDS}

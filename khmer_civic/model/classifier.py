@@ -47,6 +47,7 @@ from khmer_civic.text import NORMALIZER_VERSION
 DEFAULT_MODEL_NAME = "khmer-civic-e5-small"
 
 Scores = dict[str, dict[str, float]]
+Texts = str | Iterable[object]  # one text, or any iterable of values (see CivicClassifier.predict)
 
 
 class NormalizerVersionWarning(UserWarning):
@@ -217,9 +218,7 @@ class CivicClassifier:
     @overload
     def predict_proba(self, texts: Iterable[object], *, batch_size: int = ...) -> list[Scores]: ...
 
-    def predict_proba(
-        self, texts: str | Iterable[object], *, batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> Scores | list[Scores]:
+    def predict_proba(self, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Scores | list[Scores]:
         """Calibrated probabilities per task and label.
 
         ``multi_label``: ``sigmoid(logit / T)`` per label (independent, need not sum to 1);
@@ -239,9 +238,7 @@ class CivicClassifier:
     @overload
     def predict(self, texts: Iterable[object], *, batch_size: int = ...) -> list[Prediction]: ...
 
-    def predict(
-        self, texts: str | Iterable[object], *, batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> Prediction | list[Prediction]:
+    def predict(self, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Prediction | list[Prediction]:
         """Label texts. A single ``str`` gives one :class:`Prediction`; an iterable gives a list.
 
         Decision rules, with the calibrated probabilities of :meth:`predict_proba`:
@@ -264,7 +261,7 @@ class CivicClassifier:
         """
         return self._run(texts, batch_size, scores_only=False)
 
-    def _run(self, texts: str | Iterable[object], batch_size: int, *, scores_only: bool) -> Any:
+    def _run(self, texts: Texts, batch_size: int, *, scores_only: bool) -> Any:
         single = isinstance(texts, str)
         values = [texts] if single else _as_list(texts)
         check_batch_size(batch_size)

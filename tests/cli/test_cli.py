@@ -176,6 +176,40 @@ def test_missing_default_model_names_the_option(monkeypatch: pytest.MonkeyPatch)
     assert "not installed (on the command line: --model DIR)" in one_error_line(result)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_model_is_one_line_before_any_work_whatever_the_workers(
+    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    output = tmp_path / "out.csv"
+    nowhere = tmp_path / "nowhere"
+    result = run("label", messy_csv, "-o", output, "--model", nowhere, "--workers", workers)
+    assert result.exit_code == 2
+    assert one_error_line(result) == f"Error: model directory {nowhere} does not exist or is not a directory"
+    from khmer_civic.model import classifier
+    from khmer_civic.model.config import ModelNotFoundError
+
+    def not_installed() -> Path:
+        raise ModelNotFoundError("the default model 'khmer-civic-e5-small' is not installed")
+
+    monkeypatch.setattr(classifier, "default_model_dir", not_installed)
+    result = run("label", messy_csv, "-o", output, "--workers", workers)
+    assert result.exit_code == 2
+    assert one_error_line(result).endswith("is not installed (on the command line: --model DIR)")
+    assert not output.exists() and not list(tmp_path.glob(".out.csv*"))
+
+
+def test_label_with_workers_reads_only_the_model_config(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from khmer_civic.cli import label as label_command
+    from khmer_civic.io.annotators import LabelJob
+
+    def loaded(self: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the command loaded the model the workers use")
+
+    monkeypatch.setattr(LabelJob, "build", loaded)
+    annotator, schema = label_command._model(LabelJob(str(tiny_model_dir)), tiny_model_dir, workers=2)
+    assert annotator is None and schema.task_names == ["topics", "sentiment", "call_to_action"]
+
+
 def test_info_text_and_json(tiny_model_dir: Path) -> None:
     result = run("info", "--model", tiny_model_dir)
     assert result.exit_code == 0, result.output

@@ -276,6 +276,8 @@ def test_recipe_command_smoke(tiny_encoder_dir: Path, splits_dir: Path, tmp_path
     assert "Transformer (int8 ONNX) vs TF-IDF baseline" in (run / "comparison.md").read_text(encoding="utf-8")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert "baseline" in metrics and metrics["baseline"]["test"]["n_texts"] == 14
+    inputs = json.loads((run / "inputs.json").read_text(encoding="utf-8"))  # the same way in as khmer-civic train
+    assert inputs["dev"] == [str(splits_dir / "dev.jsonl")] and inputs["held_out_of_data"] is False
 
     bad = tmp_path / "bad"
     write_jsonl(bad / "train.jsonl", [{"text": "x", "sentiment": 3}])

@@ -16,6 +16,7 @@ dropped task needs no code change.
       "max_length": 128,                  # tokens per window, special tokens included
       "window_stride": 96,                # tokens between window starts for long texts
       "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+      "batching": "per_window",           # optional; or "padded" (see khmer_civic.model.runtime)
       "tasks": [
         {"name": "topics", "type": "multi_label",
          "labels": ["education", "health", "local_administration"],

@@ -13,13 +13,17 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from khmer_civic.io.columns import KIND_OF_TASK, SCORE, STATUS, TEXT
 from khmer_civic.io.writers import SCORE_DECIMALS, AddedColumn
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, check_batch_size, read_text
 from khmer_civic.model.manifest import model_digest
 from khmer_civic.schema import LabelStatus, ModelSchema
+
+if TYPE_CHECKING:
+    from khmer_civic.model.config import ModelConfig
 
 LABEL_STATUS_COLUMN = "label_status"
 TOKEN_STATUS_COLUMN = "text_status"
@@ -54,17 +58,13 @@ def pair_key(task_name: str, label: str, other_task: str, value: str) -> str:
     return f"{label_key(task_name, label)}|{label_key(other_task, value)}"
 
 
-class Annotator(Protocol):
-    """Builds the added columns of a chunk from its text cells."""
+class AddedColumns(Protocol):
+    """What a command adds to each row and counts: all the process that writes the output needs."""
 
     status_column: str
 
     @property
     def added_columns(self) -> list[AddedColumn]: ...
-
-    def annotate(self, texts: Sequence[object]) -> Columns:
-        """Added columns (name → one value per text); every row gets a status."""
-        ...
 
     def count(self, columns: Mapping[str, Sequence[Any]]) -> Counter[str]:
         """Summary counts of a finished chunk (after read problems were put in the status)."""
@@ -75,12 +75,24 @@ class Annotator(Protocol):
         ...
 
 
+class Annotator(AddedColumns, Protocol):
+    """Builds the added columns of a chunk from its text cells."""
+
+    def annotate(self, texts: Sequence[object]) -> Columns:
+        """Added columns (name → one value per text); every row gets a status."""
+        ...
+
+
 class Job(Protocol):
     """A picklable recipe for an annotator; equal jobs build equal annotators."""
 
     command: ClassVar[str]
 
     def build(self, *, quiet: bool = False) -> Annotator: ...
+
+    def describe(self) -> AddedColumns:
+        """The columns and counts without what annotating needs (e.g. no model session)."""
+        ...
 
 
 def score_column(task_name: str, label: str | None = None) -> str:
@@ -100,15 +112,14 @@ def label_columns(schema: ModelSchema) -> list[AddedColumn]:
     return columns
 
 
-class Labeller:
-    """Labels texts with a :class:`~khmer_civic.model.CivicClassifier` (columns from its schema)."""
+class LabelColumns:
+    """What ``label`` adds to each row and counts, from a model's config alone (no onnxruntime session)."""
 
     status_column = LABEL_STATUS_COLUMN
 
-    def __init__(self, classifier: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
-        self.classifier = classifier
-        self.schema: ModelSchema = classifier.schema
-        self.batch_size = batch_size
+    def __init__(self, config: ModelConfig, model_dir: str | Path) -> None:
+        self.schema: ModelSchema = config.schema
+        self._identity = {"name": config.name, "version": config.version, "digest": model_digest(model_dir)}
 
     @property
     def added_columns(self) -> list[AddedColumn]:
@@ -116,8 +127,19 @@ class Labeller:
 
     def identity(self) -> dict[str, str]:
         """What a resumed run must find unchanged about the model."""
-        config = self.classifier.config
-        return {"name": config.name, "version": config.version, "digest": model_digest(self.classifier.path)}
+        return dict(self._identity)
+
+    def count(self, columns: Mapping[str, Sequence[Any]]) -> Counter[str]:
+        return label_counts(self.schema, columns)
+
+
+class Labeller(LabelColumns):
+    """Labels texts with a :class:`~khmer_civic.model.CivicClassifier` (columns from its schema)."""
+
+    def __init__(self, classifier: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__(classifier.config, classifier.path)
+        self.classifier = classifier
+        self.batch_size = batch_size
 
     def annotate(self, texts: Sequence[object]) -> Columns:
         predictions = self.classifier.predict(list(texts), batch_size=self.batch_size)
@@ -135,28 +157,30 @@ class Labeller:
                         columns[score_column(task.name, label)].append(_rounded(scores, label))
         return columns
 
-    def count(self, columns: Mapping[str, Sequence[Any]]) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        statuses = columns[LABEL_STATUS_COLUMN]
-        counts[ROWS_KEY] += len(statuses)
-        counts.update(status_key(status) for status in statuses)
-        multi = [t for t in self.schema.tasks if t.type == "multi_label"]
-        others = [t for t in self.schema.tasks if t.type != "multi_label"]
-        for row, status in enumerate(statuses):
-            if status != LabelStatus.OK.value:
-                continue
-            decided = {t.name: _decision_key(columns[t.name][row]) for t in others}
-            for name, value in decided.items():
-                counts[label_key(name, value)] += 1
-            for task in multi:
-                chosen = columns[task.name][row] or []
-                if not chosen:
-                    counts[label_key(task.name, NO_LABEL)] += 1
-                for label in chosen:
-                    counts[label_key(task.name, label)] += 1
-                    for name, value in decided.items():
-                        counts[pair_key(task.name, label, name, value)] += 1
-        return counts
+
+def label_counts(schema: ModelSchema, columns: Mapping[str, Sequence[Any]]) -> Counter[str]:
+    """Summary counts of labelled rows: rows, statuses, decisions, and label pairs (see io.summary)."""
+    counts: Counter[str] = Counter()
+    statuses = columns[LABEL_STATUS_COLUMN]
+    counts[ROWS_KEY] += len(statuses)
+    counts.update(status_key(status) for status in statuses)
+    multi = [t for t in schema.tasks if t.type == "multi_label"]
+    others = [t for t in schema.tasks if t.type != "multi_label"]
+    for row, status in enumerate(statuses):
+        if status != LabelStatus.OK.value:
+            continue
+        decided = {t.name: _decision_key(columns[t.name][row]) for t in others}
+        for name, value in decided.items():
+            counts[label_key(name, value)] += 1
+        for task in multi:
+            chosen = columns[task.name][row] or []
+            if not chosen:
+                counts[label_key(task.name, NO_LABEL)] += 1
+            for label in chosen:
+                counts[label_key(task.name, label)] += 1
+                for name, value in decided.items():
+                    counts[pair_key(task.name, label, name, value)] += 1
+    return counts
 
 
 def _rounded(scores: Mapping[str, float] | None, label: str) -> float | None:
@@ -192,6 +216,14 @@ class LabelJob:
                 warnings.simplefilter("ignore")
             classifier = CivicClassifier.load(self.model_path, intra_op_threads=self.intra_op_threads)
         return Labeller(classifier, self.batch_size)
+
+    def describe(self) -> LabelColumns:
+        """The model's columns and identity without loading it: the model directory is checked
+        (manifest, config.json) as :meth:`build` would, but no onnxruntime session is made."""
+        from khmer_civic.model.classifier import check_model_dir
+
+        model_dir, config, _ = check_model_dir(self.model_path)
+        return LabelColumns(config, model_dir)
 
 
 # ------------------------------------------------------------------------------ tokenize
@@ -259,3 +291,6 @@ class TokenizeJob:
 
     def build(self, *, quiet: bool = False) -> WordTokenizer:
         return WordTokenizer()
+
+    def describe(self) -> WordTokenizer:
+        return WordTokenizer()  # cheap: the segmenter loads its model on first use

@@ -59,7 +59,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from khmer_civic.io.annotators import Annotator, Columns, Job
+from khmer_civic.io.annotators import AddedColumns, Annotator, Columns, Job
 from khmer_civic.io.checkpoint import Checkpoint, RunDirectory, differing_settings, fsync_file
 from khmer_civic.io.columns import TextColumnChoice, check_no_clash, find_text_column
 from khmer_civic.io.errors import OutputError, ResumeError, TableError
@@ -238,15 +238,22 @@ Chunk = tuple[int, list[SourceRow]]
 
 
 def annotate_chunks(
-    chunks: Iterator[Chunk], job: Job, annotator: Annotator, text_column: str, workers: int
+    chunks: Iterator[Chunk],
+    job: Job,
+    annotator: Annotator | None,
+    status: str,
+    text_column: str,
+    workers: int,
 ) -> Iterator[tuple[int, list[SourceRow], Columns]]:
-    """Annotate chunks in order, in this process (``workers == 1``) or in a process pool.
+    """Annotate chunks in order, in this process with ``annotator`` (``workers == 1``) or in a process
+    pool whose workers build ``job``'s annotator.
 
     Only the rows read without a problem reach the annotator; the others get their problem as
-    their status (:func:`_with_problem_rows`).
+    their ``status`` column (:func:`_with_problem_rows`).
     """
-    status = annotator.status_column
     if workers <= 1:
+        if annotator is None:
+            raise ValueError("annotate_chunks needs an annotator to annotate in this process")
         for index, rows in chunks:
             problems = _read_problems(rows, text_column)
             columns = annotator.annotate(_readable_texts(rows, problems, text_column))
@@ -400,9 +407,10 @@ def run_table(
     """Annotate every row of ``options.input`` and write ``options.output`` (see the module docstring).
 
     ``notify`` receives one-line messages for the user (the text column chosen, a run being
-    resumed or discarded); ``progress`` is told about rows done; ``annotator`` is
-    ``job.build()`` when the caller already has it (it is built otherwise); ``after_chunk(index)`` runs
-    after each chunk is checkpointed (tests use it to interrupt a run). Raises
+    resumed or discarded); ``progress`` is told about rows done; ``annotator`` is ``job.build()`` when
+    the caller already has it (otherwise it is built when this process annotates: with ``workers > 1``
+    only the workers load a model, and this process uses ``job.describe()``); ``after_chunk(index)``
+    runs after each chunk is checkpointed (tests use it to interrupt a run). Raises
     :class:`~khmer_civic.io.errors.TableError` for problems with the files or settings (its subclass
     :class:`~khmer_civic.io.errors.OutputError` when the output or its run directory cannot be written) and
     :class:`~khmer_civic.schema.ModelConfigError` for a bad model directory.
@@ -420,9 +428,11 @@ def run_table(
 
     with open_table(options.input, sheet=options.sheet) as reader:
         choice = find_text_column(reader.columns, options.text_column, source=str(options.input))
-        if annotator is None:
+        if annotator is None and options.workers == 1:
             annotator = job.build()
-        added = annotator.added_columns
+        # with workers, this process only writes: the columns and identity need no model session
+        described: AddedColumns = annotator if annotator is not None else job.describe()
+        added = described.added_columns
         check_no_clash(reader.columns, [c.name for c in added], source=str(options.input))
         total = reader.count_rows()
         if out_format is TableFormat.XLSX and total > XLSX_MAX_ROWS:
@@ -432,7 +442,7 @@ def run_table(
             )
         if choice.auto:
             notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")
-        identity = annotator.identity()
+        identity = described.identity()
         settings = _run_settings(options, job, identity, choice.name, out_format, reader.fingerprint())
         run_dir = RunDirectory(options.output)
         with _writing(options.output, 0, run_dir.path):
@@ -447,6 +457,8 @@ def run_table(
         start_row = checkpoint.rows_done
         remaining_chunks = -(-(total - start_row) // options.chunk_size) if total > start_row else 0
         workers = max(1, min(options.workers, remaining_chunks))  # no idle workers for small files
+        if annotator is None and workers == 1:
+            annotator = job.build(quiet=True)  # describe() gave the load warnings already
         mask = None
         if options.mask_pii:
             from khmer_civic.text import mask_pii
@@ -455,14 +467,15 @@ def run_table(
         progress.start(total, start_row)
         try:
             chunks = _chunks(reader.rows(start_row), options.chunk_size, checkpoint.chunks_done)
-            for index, rows, columns in annotate_chunks(chunks, job, annotator, choice.name, workers):
+            annotated = annotate_chunks(chunks, job, annotator, described.status_column, choice.name, workers)
+            for index, rows, columns in annotated:
                 finished = _finish_rows(rows, columns, choice.name, mask)
                 part = run_dir.part_path(index, writer.part_suffix)
                 with _writing(options.output, checkpoint.chunks_done, part):
                     _write_part(writer, finished, part)
                 checkpoint.chunks_done = index + 1
                 checkpoint.rows_done += len(rows)
-                checkpoint.counts.update(annotator.count(columns))
+                checkpoint.counts.update(described.count(columns))
                 with _writing(options.output, checkpoint.chunks_done - 1, run_dir.checkpoint_path):
                     run_dir.save(checkpoint)
                 progress.advance(len(rows))

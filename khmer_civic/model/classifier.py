@@ -79,6 +79,35 @@ def default_model_dir() -> Path:
     )
 
 
+def check_model_dir(
+    path: str | Path | None, *, verify: bool = True, stacklevel: int = 2
+) -> tuple[Path, ModelConfig, dict[str, str] | None]:
+    """The checks of :meth:`CivicClassifier.load` that need no onnxruntime session.
+
+    The directory (``None``: :func:`default_model_dir`) and its required files exist, every file
+    matches manifest.json (unless ``verify=False``), config.json follows the contract; warns when
+    the model was trained with another normaliser. Returns the directory, its config and the
+    digests of the files checked (``None`` without ``verify``).
+    """
+    model_dir = default_model_dir() if path is None else Path(path)
+    if not model_dir.is_dir():
+        raise ModelNotFoundError(f"model directory {model_dir} does not exist or is not a directory")
+    for name in (CONFIG_NAME, MODEL_NAME, TOKENIZER_NAME):
+        if not (model_dir / name).is_file():
+            raise ModelNotFoundError(f"{model_dir / name} does not exist: a model directory needs {name}")
+    digests = verify_manifest(model_dir) if verify else None
+    config = load_config(model_dir)
+    if config.normalizer_version != NORMALIZER_VERSION:
+        warnings.warn(
+            f"{model_dir / CONFIG_NAME}: the model was trained with normaliser version "
+            f"{config.normalizer_version}, this library has version {NORMALIZER_VERSION}; "
+            "predictions may be less accurate",
+            NormalizerVersionWarning,
+            stacklevel=stacklevel,
+        )
+    return model_dir, config, digests
+
+
 class CivicClassifier:
     """Civic topics, sentiment and calls to action for Khmer texts, on CPU with onnxruntime.
 
@@ -124,22 +153,7 @@ class CivicClassifier:
         ``providers``: onnxruntime execution providers (default CPU only);
         ``intra_op_threads`` / ``inter_op_threads``: onnxruntime thread pools (default: its own).
         """
-        model_dir = default_model_dir() if path is None else Path(path)
-        if not model_dir.is_dir():
-            raise ModelNotFoundError(f"model directory {model_dir} does not exist or is not a directory")
-        for name in (CONFIG_NAME, MODEL_NAME, TOKENIZER_NAME):
-            if not (model_dir / name).is_file():
-                raise ModelNotFoundError(f"{model_dir / name} does not exist: a model directory needs {name}")
-        digests = verify_manifest(model_dir) if verify else None
-        config = load_config(model_dir)
-        if config.normalizer_version != NORMALIZER_VERSION:
-            warnings.warn(
-                f"{model_dir / CONFIG_NAME}: the model was trained with normaliser version "
-                f"{config.normalizer_version}, this library has version {NORMALIZER_VERSION}; "
-                "predictions may be less accurate",
-                NormalizerVersionWarning,
-                stacklevel=2,
-            )
+        model_dir, config, digests = check_model_dir(path, verify=verify, stacklevel=3)
         tokenizer = TextTokenizer.from_file(model_dir / TOKENIZER_NAME)
         tokenizer.check_special_ids(config.special_token_ids)
         session = create_session(

@@ -346,6 +346,32 @@ def test_model_is_loaded_once_per_run_in_process(
     assert len(loads) == 1
 
 
+@pytest.mark.parametrize(("chunk_size", "loads_here"), [(2, 0), (100, 1)])
+def test_with_workers_the_main_process_loads_no_model(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    messy_csv: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk_size: int,
+    loads_here: int,
+) -> None:
+    # workers label; this process only writes, unless the file is one chunk (then it labels itself)
+    loads: list[Any] = []
+    original = CivicClassifier.load.__func__  # type: ignore[attr-defined]
+
+    def counting_load(cls: type, *args: Any, **kwargs: Any) -> Any:
+        loads.append(args)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(CivicClassifier, "load", classmethod(counting_load))
+    options = RunOptions(messy_csv, tmp_path / "out.csv", chunk_size=chunk_size, workers=2)
+    result = run_table(options, LabelJob(str(tiny_model_dir)), notify=lambda _: None)
+    assert len(loads) == loads_here
+    assert result.workers == (2 if loads_here == 0 else 1)
+    assert [r["label_status"] for r in read_output(tmp_path / "out.csv")] == STATUSES
+    assert result.annotator_identity == LabelJob(str(tiny_model_dir)).build().identity()
+
+
 def test_parquet_to_parquet_keeps_the_input_schema(labeller: Labeller, tmp_path: Path) -> None:
     import datetime as dt
 

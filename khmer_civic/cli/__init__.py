@@ -16,11 +16,11 @@ chunks are kept: rerun with ``--resume``).
 
 One module per command (:mod:`.label`, :mod:`.tokenize`, :mod:`.info`, :mod:`.train`,
 :mod:`.evaluate`): argument parsing and messages; the work is done by the library. What they
-share (errors and exit statuses, progress, common options) is in :mod:`.common`. ``train`` and
-``evaluate`` import ``khmer_civic.train`` inside their command functions only, so ``label``,
-``tokenize`` and ``info`` never load torch. Without the training extra, ``train`` and
-``evaluate --out`` stop before any work and name the install line
-(:func:`~khmer_civic.cli.common.require_train_extra`).
+share is in :mod:`.common` (errors and exit statuses, notes, progress) and :mod:`.options` (the
+common options, ``--data a b``). ``train`` and ``evaluate`` import ``khmer_civic.train`` inside
+their command functions only, so ``label``, ``tokenize`` and ``info`` never load torch. Without
+the training extra, ``train`` and ``evaluate --out`` stop before any work and name the install
+line (:func:`~khmer_civic.cli.common.require_train_extra`).
 """
 
 from __future__ import annotations

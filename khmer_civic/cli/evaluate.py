@@ -9,19 +9,8 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import (
-    ManyValues,
-    ManyValuesCommand,
-    UsageProblem,
-    batch_size_option,
-    debug_option,
-    fmt,
-    handle_errors,
-    model_option,
-    notifier,
-    problems_line,
-    require_train_extra,
-)
+from khmer_civic.cli.common import UsageProblem, fmt, handle_errors, notifier, problems_line, require_train_extra
+from khmer_civic.cli.options import ManyValues, ManyValuesCommand, batch_size_option, debug_option, model_option
 from khmer_civic.schema import ModelSchema
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import debug_option, default_model_problem, fmt, handle_errors, model_option
+from khmer_civic.cli.common import default_model_problem, fmt, handle_errors
+from khmer_civic.cli.options import debug_option, model_option
 from khmer_civic.schema import ModelConfigError
 
 

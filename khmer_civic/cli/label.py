@@ -7,14 +7,8 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import (
-    TableArgs,
-    batch_size_option,
-    default_model_problem,
-    handle_errors,
-    model_option,
-    table_options,
-)
+from khmer_civic.cli.common import default_model_problem, handle_errors
+from khmer_civic.cli.options import TableArgs, batch_size_option, model_option, table_options
 from khmer_civic.schema import ModelConfigError, ModelSchema
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from khmer_civic.cli.common import TableArgs, handle_errors, table_options
+from khmer_civic.cli.common import handle_errors
+from khmer_civic.cli.options import TableArgs, table_options
 
 
 @click.command()

@@ -12,10 +12,7 @@ import click
 
 from khmer_civic.cli.common import (
     Interrupted,
-    ManyValues,
-    ManyValuesCommand,
     UsageProblem,
-    debug_option,
     fmt,
     handle_errors,
     notifier,
@@ -23,6 +20,7 @@ from khmer_civic.cli.common import (
     problems_line,
     require_train_extra,
 )
+from khmer_civic.cli.options import ManyValues, ManyValuesCommand, debug_option
 
 
 @click.command(cls=ManyValuesCommand)

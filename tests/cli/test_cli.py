@@ -27,7 +27,7 @@ from messy_tables import (
     write_xlsx,
 )  # noqa: E402
 
-from khmer_civic.cli import common as cli_common  # noqa: E402
+from khmer_civic.cli import options as cli_options  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
 
 
@@ -142,7 +142,7 @@ def test_unexpected_failure_exits_1_with_a_hint_and_debug_shows_it(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(cli_common, "run_table", broken)
+    monkeypatch.setattr(cli_options, "run_table", broken)
     result = run("label", messy_csv, "-o", tmp_path / "out.csv", "--model", tiny_model_dir)
     assert result.exit_code == 1
     line = one_error_line(result)
@@ -158,7 +158,7 @@ def test_interrupt_exits_130_and_points_to_resume(
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_common, "run_table", interrupted)
+    monkeypatch.setattr(cli_options, "run_table", interrupted)
     result = run("label", messy_csv, "-o", tmp_path / "out.csv", "--model", tiny_model_dir)
     assert result.exit_code == 130 and "--resume" in one_error_line(result)
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "io"))
 
 from messy_tables import TEXTS, read_output, write_csv  # noqa: E402
 
-from khmer_civic.cli import common as cli_common  # noqa: E402
+from khmer_civic.cli import options as cli_options  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
 
 
@@ -208,12 +208,12 @@ def test_a_full_disk_exits_2_with_the_path_and_the_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     output = tmp_path / f"out.{suffix}"
-    real_run_table = cli_common.run_table
+    real_run_table = cli_options.run_table
 
     def run_table(*args: Any, **kwargs: Any) -> Any:
         return real_run_table(*args, after_chunk=_plant_full_disk(where, output), **kwargs)
 
-    monkeypatch.setattr(cli_common, "run_table", run_table)
+    monkeypatch.setattr(cli_options, "run_table", run_table)
     common = [*_command_args(command, tiny_model_dir), "--chunk-size", 10, "--workers", 1, "--text-column", "message"]
     result = run(command, rows_csv, "-o", output, *common)
     assert result.exit_code == 2, result.output
@@ -224,7 +224,7 @@ def test_a_full_disk_exits_2_with_the_path_and_the_reason(
     assert not output.exists()
     assert not (tmp_path / f".{output.name}.khmer-civic-run" / "output.tmp").exists()  # no half-written copy left
 
-    monkeypatch.setattr(cli_common, "run_table", real_run_table)
+    monkeypatch.setattr(cli_options, "run_table", real_run_table)
     for planted in (tmp_path / f".{output.name}.khmer-civic-run").glob("*.tmp"):
         planted.unlink()  # the disk has room again
     result = run(command, rows_csv, "-o", output, *common, "--resume")
@@ -235,11 +235,11 @@ def test_a_full_disk_exits_2_with_the_path_and_the_reason(
 _FULL_DISK_XLSX = """
 import sys
 from pathlib import Path
-import khmer_civic.cli.common as common
+import khmer_civic.cli.options as options
 from khmer_civic.cli import main
 
 source, output = Path(sys.argv[1]), Path(sys.argv[2])
-real_run_table = common.run_table
+real_run_table = options.run_table
 
 
 def run_table(*args, **kwargs):
@@ -250,7 +250,7 @@ def run_table(*args, **kwargs):
     return real_run_table(*args, after_chunk=after_chunk, **kwargs)
 
 
-common.run_table = run_table
+options.run_table = run_table
 sys.argv = ["khmer-civic", "tokenize", str(source), "-o", str(output), "--chunk-size", "10", "--workers", "1", "-q"]
 main()
 """
@@ -311,7 +311,7 @@ def test_other_write_failures_of_the_environment_exit_2(
     def read_only(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/archive/out.csv")
 
-    monkeypatch.setattr(cli_common, "run_table", read_only)
+    monkeypatch.setattr(cli_options, "run_table", read_only)
     result = run("tokenize", rows_csv, "-o", tmp_path / "out.csv", "-q")
     assert result.exit_code == 2
     assert error_line(result) == "Error: cannot write /mnt/archive/out.csv: Read-only file system"

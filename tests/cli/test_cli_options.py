@@ -1,4 +1,4 @@
-"""khmer_civic.cli.common: options that take several values (``--data a b``) without click internals."""
+"""khmer_civic.cli.options: options that take several values (``--data a b``) without click internals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from khmer_civic.cli.common import ManyValues, ManyValuesCommand, spread_values
+from khmer_civic.cli.options import ManyValues, ManyValuesCommand, spread_values
 
 
 def _command(cls: type[click.Command], option_cls: type[click.Option]) -> click.Command:

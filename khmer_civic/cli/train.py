@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,10 @@ from khmer_civic.cli.common import (
     require_train_extra,
 )
 from khmer_civic.cli.options import ManyValues, ManyValuesCommand, debug_option
+
+if TYPE_CHECKING:
+    from khmer_civic.schema import ModelSchema
+    from khmer_civic.train.prepare import TrainingPlan, TrainingRequest
 
 
 @click.command(cls=ManyValuesCommand)
@@ -129,7 +133,7 @@ def train(
         notify(line)
 
 
-def _prepare(request: Any, notify: Callable[[str], None]) -> Any:
+def _prepare(request: TrainingRequest, notify: Callable[[str], None]) -> TrainingPlan:
     """:func:`~khmer_civic.train.prepare.prepare_training`, its problems as one-line usage errors."""
     from khmer_civic.train.data import DataValidationError
     from khmer_civic.train.prepare import HeldOutDataError, TrainingSetupError, prepare_training
@@ -144,7 +148,7 @@ def _prepare(request: Any, notify: Callable[[str], None]) -> Any:
         raise UsageProblem(problems_line(exc, "training data")) from None
 
 
-def _run(plan: Any, *, resume: bool, baseline: bool) -> dict[str, Any]:
+def _run(plan: TrainingPlan, *, resume: bool, baseline: bool) -> dict[str, Any]:
     """:func:`~khmer_civic.train.prepare.run_training`, its problems as one-line usage errors."""
     from khmer_civic.train.data import DataValidationError
     from khmer_civic.train.prepare import run_training
@@ -164,7 +168,7 @@ def _run(plan: Any, *, resume: bool, baseline: bool) -> dict[str, Any]:
         raise
 
 
-def plan_lines(plan: Any) -> list[str]:
+def plan_lines(plan: TrainingPlan) -> list[str]:
     """What is about to be trained: the recipe, the base encoder, the texts per split, the tasks,
     and how many training texts are longer than one window."""
     counts = ", ".join(f"{split} {len(plan.data[split])}" for split in ("train", "dev", "test"))
@@ -182,7 +186,7 @@ def plan_lines(plan: Any) -> list[str]:
     return lines
 
 
-def schema_lines(schema: Any, recipe_tasks: list[Mapping[str, Any]]) -> list[str]:
+def schema_lines(schema: ModelSchema, recipe_tasks: list[Mapping[str, Any]]) -> list[str]:
     """The tasks to train, one line each, marking the labels that come from the data only."""
     recipe_labels = {t["name"]: list(t.get("labels") or []) for t in recipe_tasks}
     lines = []

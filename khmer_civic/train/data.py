@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from khmer_civic.schema import TASK_TYPES, ModelSchema, TaskSpec, TaskType
-from khmer_civic.text import has_letters, normalize
+from khmer_civic.model.inputs import prepare_input
+from khmer_civic.schema import TASK_TYPES, LabelStatus, ModelSchema, TaskSpec, TaskType, default_schema
 
 if TYPE_CHECKING:
     import datasets
@@ -104,11 +104,8 @@ class TaskConfig:
         )
 
 
-DEFAULT_TASKS: tuple[TaskConfig, ...] = (
-    TaskConfig("topics", "multi_label"),
-    TaskConfig("sentiment", "single_label"),
-    TaskConfig("call_to_action", "binary"),
-)
+# The tasks of the default schema (labels come from the data or the recipe).
+DEFAULT_TASKS: tuple[TaskConfig, ...] = tuple(TaskConfig(t.name, t.type) for t in default_schema().tasks)
 
 
 @dataclass(frozen=True)
@@ -344,28 +341,25 @@ def _as_label_list(value: Any, task_type: str) -> list[str]:
     return [value]
 
 
+def _text_problem(value: Any, status: LabelStatus) -> str:
+    """Why a record's ``text`` cannot be trained on (``status``: :func:`prepare_input`'s verdict)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "missing or empty 'text'"
+    if not isinstance(value, str):
+        return f"'text' must be a string, found {type(value).__name__}"
+    if status is LabelStatus.EMPTY:
+        return "'text' is empty once invisible characters are removed"
+    if status is LabelStatus.UNDECODABLE:
+        return "'text' holds a lone surrogate (half of an emoji?): the classifier never labels such text"
+    return "'text' has no Khmer or Latin letter: the classifier never labels such text"
+
+
 def _parse_record(raw: RawRecord, tasks: Sequence[TaskConfig], problems: list[Problem]) -> Example | None:
     data = raw.data
-    text = data.get("text")
-    ok = True
-    if text is None or (isinstance(text, str) and not text.strip()):
-        problems.append(Problem(raw.file, raw.line, "missing or empty 'text'"))
-        ok = False
-    elif not isinstance(text, str):
-        problems.append(Problem(raw.file, raw.line, f"'text' must be a string, found {type(text).__name__}"))
-        ok = False
-    else:
-        text = normalize(text)
-        if not text:
-            problems.append(Problem(raw.file, raw.line, "'text' is empty once invisible characters are removed"))
-            ok = False
-        elif not has_letters(text):
-            problems.append(
-                Problem(
-                    raw.file, raw.line, "'text' has no Khmer or Latin letter: the classifier never labels such text"
-                )
-            )
-            ok = False
+    status, text = prepare_input(data.get("text"))  # the classifier's own rule: train on what it labels
+    ok = status is LabelStatus.OK
+    if not ok:
+        problems.append(Problem(raw.file, raw.line, _text_problem(data.get("text"), status)))
     raw_id = data.get("id")
     if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         ex_id = f"{raw.file}:{raw.line}"  # unique: no two records share a file and line

@@ -97,6 +97,19 @@ def test_the_annotation_tools_use_the_classifiers_rule(clf: CivicClassifier) -> 
     assert [annolib.is_labelable(v) for v in VALUES] == [p.ok for p in clf.predict(VALUES)]
 
 
+def test_the_training_loader_refuses_what_the_classifier_does_not_label(tmp_path: Path) -> None:
+    from khmer_civic.train.data import DataValidationError, read_examples
+
+    path = tmp_path / "annotated.jsonl"
+    labels = {"topics": [], "sentiment": "neutral", "call_to_action": False}
+    records = [json.dumps({"id": f"r{i}", "text": v, **labels}, ensure_ascii=True) for i, v in enumerate(VALUES)]
+    path.write_text("\n".join(records) + "\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as caught:
+        read_examples([path])
+    refused = sorted({problem.line for problem in caught.value.problems if problem.line is not None})
+    assert refused == [line for line, status in enumerate(STATUSES, start=1) if status != "ok"]
+
+
 @pytest.mark.parametrize("bad", [0, -1, True, 1.0, "2", None])
 def test_batch_size_is_checked_where_it_enters(clf: CivicClassifier, bad: object) -> None:
     with pytest.raises(ValueError, match="batch_size must be a positive int"):

@@ -31,6 +31,7 @@ import numpy as np
 
 from annolib import (
     SENTIMENTS,
+    TASK_FIELDS,
     TOPICS,
     DataValidationError,
     LocatedRecord,
@@ -165,7 +166,7 @@ def task_agreement(pairs: Sequence[Pair], samples: int, seed: int) -> dict[str, 
         "second_none": sum(1 for _, b in topic_pairs if not b),
     }
     disagreements = Counter(task for p in pairs for task in task_values_differ(p.first, p.second))
-    out["disagreements"] = {task: disagreements.get(task, 0) for task in ("topics", "sentiment", "call_to_action")}
+    out["disagreements"] = {task: disagreements.get(task, 0) for task in TASK_FIELDS}
     out["texts_with_any_disagreement"] = sum(1 for p in pairs if task_values_differ(p.first, p.second))
     return out
 

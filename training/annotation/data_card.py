@@ -21,7 +21,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from annolib import PROVENANCES, SENTIMENTS, TOPICS, DataValidationError, is_labelable, load_records, read_jsonl
+from annolib import (
+    PROVENANCES,
+    SENTIMENTS,
+    TASK_FIELDS,
+    TOPICS,
+    DataValidationError,
+    is_labelable,
+    load_records,
+    read_jsonl,
+)
 
 SPLIT_NAMES = ("train", "dev", "test")
 
@@ -70,7 +79,7 @@ def label_row(records: Sequence[Mapping[str, Any]]) -> list[Any]:
     no_topic = sum(1 for r in records if r.get("topics") == [])
     sentiment = Counter(r.get("sentiment") for r in records)
     cta = sum(1 for r in records if r.get("call_to_action") is True)
-    nulls = sum(1 for r in records for k in ("topics", "sentiment", "call_to_action") if r.get(k) is None)
+    nulls = sum(1 for r in records for k in TASK_FIELDS if r.get(k) is None)
     return [
         n,
         *(f"{topics[t]} ({_pct(topics[t], n)})" for t in TOPICS),

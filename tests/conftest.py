@@ -9,11 +9,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # make tests/tiny_model.py importable everywhere
 
-from tiny_model import build_tiny_model  # noqa: E402
-
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete tiny model (default three tasks, max_length 16). Treat it as read-only:
     copy it (shutil.copytree) before changing anything."""
+    from tiny_model import build_tiny_model  # imported here: it needs onnx, which the text tests do not
+
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model") / "tiny-civic")

@@ -10,8 +10,9 @@ with ``spawn``); each worker loads the model once, runs onnxruntime with ``--thr
 intra-op threads (default one), and gets whole chunks. At most two chunks per worker are in
 flight and results are taken in chunk order, so memory stays flat and the output does not
 depend on the number of workers.
-The main process reads, writes and keeps the books. Workers end with the main process, even when
-it is killed with SIGKILL and runs no cleanup (:func:`init_worker`).
+The main process reads, writes and keeps the books; it loads no model (``Job.describe``). Workers
+end with the main process, even when it is killed with SIGKILL and runs no cleanup
+(:func:`init_worker`).
 
 Output. An output, part file or checkpoint that cannot be written (a full disk, a read-only folder)
 stops the run with :class:`~khmer_civic.io.errors.OutputError`, naming the file and the system's

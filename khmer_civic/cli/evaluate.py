@@ -10,21 +10,13 @@ from typing import Any
 import click
 
 from khmer_civic.cli.common import UsageProblem, fmt, handle_errors, notifier, problems_line, require_train_extra
-from khmer_civic.cli.options import ManyValues, ManyValuesCommand, batch_size_option, debug_option, model_option
+from khmer_civic.cli.options import ManyValuesCommand, batch_size_option, debug_option, files_option, model_option
 from khmer_civic.schema import ModelSchema
 
 
 @click.command(cls=ManyValuesCommand)
 @model_option
-@click.option(
-    "--data",
-    "data_files",
-    cls=ManyValues,
-    required=True,
-    type=click.Path(path_type=Path),
-    metavar="FILE...",
-    help="Annotated texts (LABELS.md records, .jsonl or .csv).",
-)
+@files_option("--data", "data_files", "Annotated texts (LABELS.md records, .jsonl or .csv).", required=True)
 @click.option(
     "--out",
     "out_dir",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,13 @@ class ManyValues(click.Option):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["multiple"] = True
         super().__init__(*args, **kwargs)
+
+
+def files_option(flag: str, name: str, help: str, *, required: bool = False) -> Callable[[F], F]:
+    """A :class:`ManyValues` option of file paths (``--data a.jsonl b.csv``), shown as ``FILE...``."""
+    return click.option(  # type: ignore[return-value]
+        flag, name, cls=ManyValues, required=required, type=click.Path(path_type=Path), metavar="FILE...", help=help
+    )
 
 
 class ManyValuesCommand(click.Command):

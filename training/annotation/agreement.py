@@ -8,8 +8,15 @@
 Pairs the two passes by id (texts, sources and provenance come from the first pass) and
 computes, for every task, raw agreement and Cohen's kappa with a bootstrap 95% interval:
 sentiment (three classes), call_to_action (two), each topic as its own yes/no judgement, and
-the share of texts whose whole topic set matches. Figures are given overall, per provenance,
-per source and per first-pass annotator. A task left null on either side is not compared.
+the share of texts whose whole topic set matches. ``cta_type`` (multi-label) is compared on the
+texts both passes marked call_to_action true and both gave a cta_type: kappa per label (yes/no),
+a pooled kappa over every (text, label) decision, their macro mean, and the exact set match.
+Figures are given overall, per provenance, per genre (annolib.genre_of: textbook, wikipedia,
+news, web, authored posts and comments, romanized), per source and per first-pass annotator. A
+task left null on either side is not compared.
+
+cta_type overlay files (``cta_type_*.jsonl``) may be given among ``--first``: their labels join
+the first-pass records whose call_to_action is true.
 
 Writes ``agreement.json`` (every figure), ``agreement.md`` (the same as tables) and
 ``disagreements.jsonl`` (one line per text the passes disagree on, with both label sets: the
@@ -30,12 +37,19 @@ from typing import Any
 import numpy as np
 
 from annolib import (
+    CTA_TYPE,
+    CTA_TYPES,
+    GENRES,
     SENTIMENTS,
     TASK_FIELDS,
     TOPICS,
     DataValidationError,
     LocatedRecord,
+    apply_overlays,
+    cta_types_compared,
+    genre_of,
     labels_of,
+    load_overlays,
     load_records,
     task_values_differ,
     write_jsonl,
@@ -165,10 +179,49 @@ def task_agreement(pairs: Sequence[Pair], samples: int, seed: int) -> dict[str, 
         "first_none": sum(1 for a, _ in topic_pairs if not a),
         "second_none": sum(1 for _, b in topic_pairs if not b),
     }
+    out[CTA_TYPE] = cta_type_agreement(pairs, samples, seed)
     disagreements = Counter(task for p in pairs for task in task_values_differ(p.first, p.second))
-    out["disagreements"] = {task: disagreements.get(task, 0) for task in TASK_FIELDS}
+    out["disagreements"] = {task: disagreements.get(task, 0) for task in (*TASK_FIELDS, CTA_TYPE)}
     out["texts_with_any_disagreement"] = sum(1 for p in pairs if task_values_differ(p.first, p.second))
     return out
+
+
+def cta_type_agreement(pairs: Sequence[Pair], samples: int, seed: int) -> dict[str, Any]:
+    """cta_type agreement on the pairs both passes marked call_to_action true and both gave a cta_type.
+
+    ``per_label``: each label as a yes/no judgement (kappa, raw agreement, positives);
+    ``pooled_kappa``: one kappa over every (text, label) yes/no decision; ``macro_kappa``: the
+    mean of the per-label kappas that are defined; ``exact_match``: share of texts whose whole
+    cta_type set matches.
+    """
+    sets = [s for s in (cta_types_compared(p.first, p.second) for p in pairs) if s is not None]
+    per_label: dict[str, Any] = {}
+    pooled_a: list[str] = []
+    pooled_b: list[str] = []
+    for label in CTA_TYPES:
+        fa = [str(label in a).lower() for a, _ in sets]
+        fb = [str(label in b).lower() for _, b in sets]
+        pooled_a += fa
+        pooled_b += fb
+        figures = categorical_agreement(fa, fb, ("false", "true"), samples, seed)
+        per_label[label] = {
+            "n": figures["n"],
+            "agreement": figures["agreement"],
+            "kappa": figures["kappa"],
+            "kappa_ci95": figures["kappa_ci95"],
+            "first_positive": figures["first_counts"].get("true", 0),
+            "second_positive": figures["second_counts"].get("true", 0),
+            "both_positive": sum(1 for a, b in sets if label in a and label in b),
+        }
+    defined = [v["kappa"] for v in per_label.values() if v["kappa"] is not None]
+    exact = sum(1 for a, b in sets if a == b)
+    return {
+        "n": len(sets),
+        "exact_match": _rounded(exact / len(sets)) if sets else None,
+        "pooled_kappa": _rounded(cohen_kappa(pooled_a, pooled_b)),
+        "macro_kappa": _rounded(sum(defined) / len(defined)) if defined else None,
+        "per_label": per_label,
+    }
 
 
 def pair_passes(
@@ -188,13 +241,21 @@ def pair_passes(
 
 
 def group_pairs(pairs: Sequence[Pair]) -> dict[str, list[Pair]]:
-    """The pairs overall, per provenance, per source and per first-pass annotator."""
+    """The pairs overall, per provenance, per genre (every one present), per source and per
+    first-pass annotator (groups of at least MIN_GROUP_ITEMS texts)."""
     groups: dict[str, list[Pair]] = {"all": list(pairs)}
-    for key in ("provenance", "source", "annotator"):
+    provenances = sorted({str(p.first.get("provenance")) for p in pairs if p.first.get("provenance") is not None})
+    for value in provenances:
+        groups[f"provenance={value}"] = [p for p in pairs if str(p.first.get("provenance")) == value]
+    for genre in GENRES:
+        members = [p for p in pairs if genre_of(p.first) == genre]
+        if members:
+            groups[f"genre={genre}"] = members
+    for key in ("source", "annotator"):
         values = sorted({str(p.first.get(key)) for p in pairs if p.first.get(key) is not None})
         for value in values:
             members = [p for p in pairs if str(p.first.get(key)) == value]
-            if key == "provenance" or len(members) >= MIN_GROUP_ITEMS:
+            if len(members) >= MIN_GROUP_ITEMS:
                 groups[f"{key}={value}"] = members
     return groups
 
@@ -227,9 +288,10 @@ def compute_agreement(
                 "text": pair.first.get("text"),
                 "source": pair.first.get("source"),
                 "provenance": pair.first.get("provenance"),
+                "genre": genre_of(pair.first),
                 "differs": differs,
-                "first": {**labels_of(pair.first), **_who(pair.first)},
-                "second": {**labels_of(pair.second), **_who(pair.second)},
+                "first": {**labels_of(pair.first, with_cta_type=True), **_who(pair.first)},
+                "second": {**labels_of(pair.second, with_cta_type=True), **_who(pair.second)},
             }
         )
     return report, sheet
@@ -237,6 +299,11 @@ def compute_agreement(
 
 def _who(record: Mapping[str, Any]) -> dict[str, Any]:
     return {key: record[key] for key in ("annotator", "note") if record.get(key)}
+
+
+def _main_group(name: str) -> bool:
+    """Groups shown in the detailed tables: all, per provenance, per genre."""
+    return name == "all" or name.startswith(("provenance=", "genre="))
 
 
 def _fmt(value: float | None) -> str:
@@ -262,16 +329,43 @@ def render_markdown(report: Mapping[str, Any], inputs: Mapping[str, Any]) -> str
         "",
         "## Cohen's kappa",
         "",
-        "| group | texts | sentiment | call_to_action | education | health | local_administration | topic set exact match |",
-        "|---|---|---|---|---|---|---|---|",
+        "Genres as annolib.genre_of maps sources (textbook, wikipedia, news, web, authored_post, "
+        "authored_comment, romanized). cta_type: pooled kappa over every (text, label) decision on the texts "
+        "both passes marked call_to_action true (their number in brackets; n/a where cta_type was not judged in "
+        "both passes).",
+        "",
+        "| group | texts | sentiment | call_to_action | " + " | ".join(TOPICS) + " | topic set exact match | cta_type |",
+        "|---|---|---|---|" + "---|" * len(TOPICS) + "---|---|",
     ]
     for name, g in report["groups"].items():
         per = g["topics"]["per_label"]
+        c = g[CTA_TYPE]
         lines.append(
             f"| {name} | {g['items']} | {_fmt(g['sentiment']['kappa'])} | {_fmt(g['call_to_action']['kappa'])} | "
             + " | ".join(_fmt(per[t]["kappa"]) for t in TOPICS)
-            + f" | {_fmt(g['topics']['exact_match'])} |"
+            + f" | {_fmt(g['topics']['exact_match'])} | {_fmt(c['pooled_kappa'])} ({c['n']}) |"
         )
+    lines += [
+        "",
+        "## cta_type (texts both passes marked call_to_action true)",
+        "",
+        "| group | texts | pooled kappa | macro kappa | exact set match | " + " | ".join(CTA_TYPES) + " |",
+        "|---|---|---|---|---|" + "---|" * len(CTA_TYPES),
+    ]
+    for name, g in report["groups"].items():
+        if not _main_group(name):
+            continue
+        c = g[CTA_TYPE]
+        lines.append(
+            f"| {name} | {c['n']} | {_fmt(c['pooled_kappa'])} | {_fmt(c['macro_kappa'])} | {_fmt(c['exact_match'])} | "
+            + " | ".join(
+                f"{_fmt(c['per_label'][lab]['kappa'])} ({c['per_label'][lab]['first_positive']}/"
+                f"{c['per_label'][lab]['second_positive']})"
+                for lab in CTA_TYPES
+            )
+            + " |"
+        )
+    lines += ["", "Per label: kappa (texts with the label in the first / second pass)."]
     lines += [
         "",
         "## Raw agreement, intervals and label counts (first pass / second pass)",
@@ -280,7 +374,7 @@ def render_markdown(report: Mapping[str, Any], inputs: Mapping[str, Any]) -> str
         "|---|---|---|---|---|---|",
     ]
     for name, g in report["groups"].items():
-        if name != "all" and not name.startswith("provenance="):
+        if not _main_group(name):
             continue
         s = g["sentiment"]
         counts = ", ".join(f"{lab} {s['first_counts'][lab]}/{s['second_counts'][lab]}" for lab in s["first_counts"])
@@ -299,7 +393,7 @@ def render_markdown(report: Mapping[str, Any], inputs: Mapping[str, Any]) -> str
             )
     lines += ["", "## Sentiment confusion (rows: first pass, columns: second pass)", ""]
     for name, g in report["groups"].items():
-        if name != "all" and not name.startswith("provenance="):
+        if not _main_group(name):
             continue
         conf = g["sentiment"]["confusion"]
         lines += [f"**{name}**", "", "| first \\ second | " + " | ".join(conf["labels"]) + " |",
@@ -307,12 +401,13 @@ def render_markdown(report: Mapping[str, Any], inputs: Mapping[str, Any]) -> str
         for label, row in zip(conf["labels"], conf["first_rows_second_columns"]):
             lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
         lines.append("")
-    lines += ["## Texts the passes disagree on", "", "| group | any task | topics | sentiment | call_to_action |",
-              "|---|---|---|---|---|"]
+    lines += ["## Texts the passes disagree on", "",
+              "| group | any task | topics | sentiment | call_to_action | cta_type |", "|---|---|---|---|---|---|"]
     for name, g in report["groups"].items():
         d = g["disagreements"]
         lines.append(
-            f"| {name} | {g['texts_with_any_disagreement']} | {d['topics']} | {d['sentiment']} | {d['call_to_action']} |"
+            f"| {name} | {g['texts_with_any_disagreement']} | {d['topics']} | {d['sentiment']} | {d['call_to_action']} "
+            f"| {d[CTA_TYPE]} |"
         )
     lines += ["", "The disagreement sheet, `disagreements.jsonl`, lists them with both label sets for adjudication.", ""]
     return "\n".join(lines)
@@ -330,10 +425,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         first = load_records(args.first)
+        overlays = load_overlays(args.first)
         second = load_records(args.second, labels_only=True)
     except DataValidationError as exc:
         print(exc, file=sys.stderr)
         return 1
+    if overlays:
+        merged = apply_overlays([r.record for r in first], {k: v.record for k, v in overlays.items()}, cta_true_only=True)
+        first = [LocatedRecord(record, r.file, r.line) for record, r in zip(merged, first)]
     report, sheet = compute_agreement(first, second, args.bootstrap, args.seed)
     inputs = {"first": [str(p) for p in args.first], "second": [str(p) for p in args.second]}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -347,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"paired {report['paired']} of {report['second_pass_records']}; kappa sentiment "
         f"{_fmt(overall['sentiment']['kappa'])}, call_to_action {_fmt(overall['call_to_action']['kappa'])}, "
         + ", ".join(f"{t} {_fmt(overall['topics']['per_label'][t]['kappa'])}" for t in TOPICS)
-        + f"; topic sets equal {_fmt(overall['topics']['exact_match'])}; {len(sheet)} texts to adjudicate"
+        + f"; topic sets equal {_fmt(overall['topics']['exact_match'])}; cta_type pooled "
+        f"{_fmt(overall[CTA_TYPE]['pooled_kappa'])} on {overall[CTA_TYPE]['n']} texts; {len(sheet)} texts to adjudicate"
     )
     return 0
 

@@ -12,6 +12,7 @@
   ``seed``; opset 17; ``input_ids``/``attention_mask`` int64 ``[batch, seq]``. With
   ``quantize=True`` the graph is passed through onnxruntime's dynamic int8 quantiser, like the
   shipped model.
+  With ``embedding=True`` the masked mean is also the output ``pooled`` (named in config.json).
 - ``config.json`` (schema.py format), ``metrics.json``, ``MODEL_CARD.md`` and ``manifest.json``.
 """
 
@@ -33,6 +34,7 @@ SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")
 BOS_ID, PAD_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 EMBEDDING_DIM = 8
 HIDDEN_DIM = 8
+EMBEDDING_OUTPUT = "pooled"  # the masked mean, a graph output with build_tiny_model(embedding=True)
 TINY_WORDS = ("▁សាលារៀន", "▁គ្រូ", "▁មន្ទីរពេទ្យ", "▁ឃុំ", "▁សូម", "▁school", "▁health", "▁please")
 
 
@@ -62,8 +64,10 @@ def build_tiny_tokenizer(max_length: int = 16) -> Tokenizer:
     return tokenizer
 
 
-def build_tiny_graph(schema: ModelSchema, vocab_size: int, seed: int = 0) -> onnx.ModelProto:
-    """Embedding → masked mean → tanh → one linear head per task, deterministic from ``seed``."""
+def build_tiny_graph(schema: ModelSchema, vocab_size: int, seed: int = 0, embedding: bool = False) -> onnx.ModelProto:
+    """Embedding → masked mean → tanh → one linear head per task, deterministic from ``seed``.
+
+    With ``embedding`` the masked mean (``pooled``, ``[batch, EMBEDDING_DIM]``) is also an output."""
     rng = np.random.default_rng(seed)
     initializers = [
         numpy_helper.from_array(rng.normal(0, 1.0, (vocab_size, EMBEDDING_DIM)).astype(np.float32), "embedding"),
@@ -99,6 +103,8 @@ def build_tiny_graph(schema: ModelSchema, vocab_size: int, seed: int = 0) -> onn
             helper.make_node("Add", [f"{task.output}_linear", f"{task.output}_b"], [task.output]),
         ]
         outputs.append(helper.make_tensor_value_info(task.output, TensorProto.FLOAT, ["batch", task.n_outputs]))
+    if embedding:
+        outputs.append(helper.make_tensor_value_info(EMBEDDING_OUTPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM]))
     graph = helper.make_graph(
         nodes,
         "tiny_civic_classifier",
@@ -140,11 +146,14 @@ def build_tiny_model(
     window_stride: int | None = None,
     seed: int = 0,
     quantize: bool = False,
+    embedding: bool = False,
 ) -> Path:
     """Write a complete, valid tiny model directory into ``directory`` and return its path.
 
     ``tasks`` defaults to :func:`khmer_civic.schema.default_schema`; one ONNX output is built per
-    task. ``window_stride`` defaults to three quarters of the window (at least 1).
+    task. ``window_stride`` defaults to three quarters of the window (at least 1). With
+    ``embedding`` the graph also outputs the pooled vector and config.json names it
+    (``"embedding_output": "pooled"``).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,7 +162,7 @@ def build_tiny_model(
 
     tokenizer = build_tiny_tokenizer(max_length)
     tokenizer.save(str(out / "tokenizer.json"))
-    graph = build_tiny_graph(schema, tokenizer.get_vocab_size(with_added_tokens=True), seed)
+    graph = build_tiny_graph(schema, tokenizer.get_vocab_size(with_added_tokens=True), seed, embedding)
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -165,6 +174,8 @@ def build_tiny_model(
         onnx.save(graph, str(out / "model.onnx"))
 
     config = tiny_config(schema, max_length=max_length, window_stride=stride)
+    if embedding:
+        config["embedding_output"] = EMBEDDING_OUTPUT
     (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     metrics = {
         "note": "tiny random model built for tests; these figures mean nothing",

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -41,7 +42,7 @@ from khmer_civic.model.manifest import MANIFEST_NAME, ManifestError, file_sha256
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, check_batch_size, prepare_input
 from khmer_civic.model.runtime import WindowedRunner, check_graph, create_session, decided_labels, decisions
 from khmer_civic.model.tokenizer import TextTokenizer
-from khmer_civic.schema import LabelStatus, ModelSchema, Prediction, TaskSpec
+from khmer_civic.schema import LabelStatus, ModelConfigError, ModelSchema, Prediction, TaskSpec
 from khmer_civic.text import NORMALIZER_VERSION
 
 DEFAULT_MODEL_NAME = "khmer-civic-e5-small"
@@ -299,6 +300,67 @@ class CivicClassifier:
                 results.append(Prediction(labels, scores, LabelStatus.OK))
         return results[0] if single else results
 
+    # ------------------------------------------------------------------ embeddings
+
+    @property
+    def has_embeddings(self) -> bool:
+        """Whether the graph exposes pooled text embeddings (config.json ``embedding_output``)."""
+        return self._config.embedding_output is not None
+
+    def embed(self, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """The model's pooled text embeddings, one float32 row per input, in input order (a single
+        ``str`` gives one vector).
+
+        Each window's vector is the encoder's last hidden state mean-pooled over its tokens (what
+        the task heads read); a text longer than one window gets the mean of its windows' vectors,
+        each weighted by its number of text tokens. Rows are not L2-normalised. Inputs that
+        cannot be labelled (see :meth:`predict`) get a row of NaN, so rows never shift. Like the
+        scores, a row does not depend on the other texts or ``batch_size``. Raises
+        :class:`~khmer_civic.schema.ModelConfigError` for a model without an embedding output
+        (exported before it existed: ``training/add_embedding_output.py`` adds it).
+        """
+        rows = self.score_arrays(texts, batch_size=batch_size, embeddings=True).embeddings
+        assert rows is not None
+        return rows[0] if isinstance(texts, str) else rows
+
+    def score_arrays(
+        self, texts: Texts, *, batch_size: int = DEFAULT_BATCH_SIZE, embeddings: bool = False
+    ) -> ScoredTexts:
+        """Probabilities per task as arrays (one row per input, NaN rows for inputs that cannot be
+        labelled) and, with ``embeddings``, the rows of :meth:`embed`, from one pass of the model."""
+        values = [texts] if isinstance(texts, str) else _as_list(texts)
+        check_batch_size(batch_size)
+        if embeddings and not self.has_embeddings:
+            raise ModelConfigError(
+                f"{self._model_dir}: this model has no embedding output (config.json 'embedding_output'); "
+                "add it with training/add_embedding_output.py"
+            )
+        prepared = [prepare_input(value) for value in values]
+        ok_rows = np.asarray([row for row, (status, _) in enumerate(prepared) if status is LabelStatus.OK], dtype=int)
+        probs, vectors = self._runner.scores_and_embeddings(
+            [prepared[row][1] for row in ok_rows], batch_size, embeddings=embeddings
+        )
+        full = {}
+        for task in self.schema.tasks:
+            full[task.name] = np.full((len(values), task.n_outputs), np.nan, dtype=np.float64)
+            full[task.name][ok_rows] = probs[task.name]
+        rows = None
+        if vectors is not None:
+            dim = vectors.shape[1] if len(ok_rows) else self._embedding_dim()
+            rows = np.full((len(values), dim), np.nan, dtype=np.float32)
+            if len(ok_rows):
+                rows[ok_rows] = vectors
+        return ScoredTexts([status for status, _ in prepared], full, rows)
+
+    def _embedding_dim(self) -> int:
+        """Width of the embedding output, from the graph (or by scoring a two-token window)."""
+        name = self._config.embedding_output
+        node = next(n for n in self._runner.session.get_outputs() if n.name == name)
+        if len(node.shape) == 2 and isinstance(node.shape[1], int):
+            return node.shape[1]
+        probe = [[self._config.bos_token_id, self._config.eos_token_id]]
+        return int(self._runner.window_outputs(probe, [str(name)], 1)[str(name)].shape[1])
+
     # ------------------------------------------------------------------ saving
 
     def save(self, path: str | Path) -> Path:
@@ -326,6 +388,15 @@ class CivicClassifier:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+@dataclass(frozen=True)
+class ScoredTexts:
+    """What :meth:`CivicClassifier.score_arrays` returns, one row per input text."""
+
+    statuses: list[LabelStatus]
+    probabilities: dict[str, np.ndarray]  # task -> [N, n_outputs] (binary: p(true)); NaN rows: not labelled
+    embeddings: np.ndarray | None  # [N, dim] float32, NaN rows: not labelled; None unless asked for
 
 
 def _as_list(texts: object) -> list[object]:

@@ -29,6 +29,9 @@ MODEL_CARD_NAME = "MODEL_CARD.md"
 #   score each row independently of the others (fp32, or static/per-row activation scales).
 BATCHING_MODES: tuple[str, ...] = ("per_window", "padded")
 DEFAULT_BATCHING = "per_window"
+# The ONNX output holding each window's mean-pooled encoder state (config.json "embedding_output",
+# optional: models exported before it have none and still load; CivicClassifier.embed needs it).
+DEFAULT_EMBEDDING_OUTPUT = "pooled"
 
 
 class ModelNotFoundError(ModelConfigError):
@@ -54,6 +57,7 @@ class ModelConfig:
     normalizer_version: int
     format_version: int = MODEL_FORMAT_VERSION
     batching: str = DEFAULT_BATCHING
+    embedding_output: str | None = None
 
     @property
     def window_tokens(self) -> int:
@@ -79,6 +83,7 @@ class ModelConfig:
             "eos_token_id": self.eos_token_id,
             "batching": self.batching,
             "tasks": self.schema.to_list(),
+            **({"embedding_output": self.embedding_output} if self.embedding_output else {}),
         }
 
     @classmethod
@@ -128,6 +133,13 @@ class ModelConfig:
         outputs = [task.output for task in schema.tasks]
         if len(set(outputs)) != len(outputs):
             raise ConfigFormatError(f"{source}: two tasks read the same ONNX output: {outputs}")
+        embedding_output = data.get("embedding_output")
+        if embedding_output is not None and (not isinstance(embedding_output, str) or not embedding_output):
+            raise ConfigFormatError(
+                f"{source}: 'embedding_output' must be a non-empty string, found {embedding_output!r}"
+            )
+        if embedding_output in outputs:
+            raise ConfigFormatError(f"{source}: 'embedding_output' {embedding_output!r} is also a task's output")
 
         return cls(
             name=_str_field(data, "name", source),
@@ -138,6 +150,7 @@ class ModelConfig:
             normalizer_version=_int_field(data, "normalizer_version", source),
             format_version=version,
             batching=batching,
+            embedding_output=embedding_output,
             **token_ids,
         )
 

@@ -125,6 +125,14 @@ def aggregate_windows(
     return out
 
 
+def mean_over_windows(vectors: np.ndarray, owners: np.ndarray, weights: np.ndarray, n_texts: int) -> np.ndarray:
+    """One row per text: the mean of its windows' rows, each weighted by ``weights`` (text tokens)."""
+    sums = np.zeros((n_texts, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, owners, np.asarray(vectors, dtype=np.float64) * weights[:, None])
+    totals = np.bincount(owners, weights=weights, minlength=n_texts)
+    return sums / totals[:, None]
+
+
 def decisions(probs: np.ndarray, task: TaskSpec) -> np.ndarray:
     """The decision rule: per-text probabilities (``[N, n_outputs]``) to decisions.
 
@@ -238,6 +246,27 @@ def check_graph(session: ort.InferenceSession, config: ModelConfig, source: str)
                 f"{source}: output {task.output!r} gave shape {np.shape(result)} for one input, "
                 f"task {task.name!r} needs (1, {task.n_outputs})"
             )
+    check_embedding_output(session, config, source)
+
+
+def check_embedding_output(session: ort.InferenceSession, config: ModelConfig, source: str) -> None:
+    """When config.json names an ``embedding_output``, the graph has it as a float ``[batch, dim]``."""
+    name = config.embedding_output
+    if name is None:
+        return
+    node = next((n for n in session.get_outputs() if n.name == name), None)
+    if node is None:
+        raise ModelGraphError(f"{source}: config.json names the embedding output {name!r}, which the graph lacks")
+    probe_ids = np.array([[config.bos_token_id, config.eos_token_id]], dtype=np.int64)
+    try:
+        (result,) = session.run([name], {"input_ids": probe_ids, "attention_mask": np.ones_like(probe_ids)})
+    except Exception as exc:
+        raise ModelGraphError(f"{source}: computing the embedding output {name!r} failed: {exc}") from exc
+    if np.ndim(result) != 2 or np.shape(result)[0] != 1 or not np.issubdtype(np.asarray(result).dtype, np.floating):
+        raise ModelGraphError(
+            f"{source}: embedding output {name!r} gave {np.asarray(result).dtype} {np.shape(result)} for one input, "
+            "expected float (1, dim)"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,3 +335,60 @@ class WindowedRunner:
             )
             for task in tasks
         }
+
+    def window_outputs(
+        self, windows: Sequence[Sequence[int]], names: Sequence[str], batch_size: int
+    ) -> dict[str, np.ndarray]:
+        """The raw values of the ONNX outputs ``names`` for each window, rows in the order of ``windows``.
+
+        Batching as :meth:`window_logits` (one window per call for ``per_window`` models), so a
+        window's values do not depend on the other windows.
+        """
+        out: dict[str, np.ndarray] = {}
+        if self.config.batching == "per_window":
+            batch_size = 1
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            width = max(len(windows[i]) for i in rows)
+            input_ids = np.full((len(rows), width), self.config.pad_token_id, dtype=np.int64)
+            attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+            for slot, i in enumerate(rows):
+                input_ids[slot, : len(windows[i])] = windows[i]
+                attention_mask[slot, : len(windows[i])] = 1
+            results = self.session.run(list(names), {"input_ids": input_ids, "attention_mask": attention_mask})
+            for name, result in zip(names, results):
+                if name not in out:
+                    out[name] = np.empty((len(windows), *np.shape(result)[1:]), dtype=np.float64)
+                out[name][rows] = result
+        return out
+
+    def scores_and_embeddings(
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *, embeddings: bool = True
+    ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """:meth:`probabilities` and, from the same model calls, one embedding row per text.
+
+        A text's embedding is the mean of its windows' ``embedding_output`` vectors, each weighted
+        by its number of text tokens (as ``single_label`` probabilities are); ``None`` when
+        ``embeddings`` is false. Raises ``ValueError`` for a model without an embedding output.
+        """
+        name = self.config.embedding_output
+        if embeddings and name is None:
+            raise ValueError(f"model {self.config.name!r} has no embedding output (config.json 'embedding_output')")
+        tasks = self.config.schema.tasks
+        if not texts:
+            empty = {task.name: np.empty((0, task.n_outputs), dtype=np.float64) for task in tasks}
+            return empty, (np.empty((0, 0), dtype=np.float32) if embeddings else None)
+        windows, owners = self.windows(texts)
+        names = [task.output for task in tasks] + ([name] if embeddings and name else [])
+        values = self.window_outputs(windows, names, batch_size)
+        weights = np.asarray([max(len(w) - 2, 1) for w in windows], dtype=np.float64)
+        probs = {
+            task.name: aggregate_windows(
+                calibrated_probabilities(values[task.output], task), owners, weights, len(texts), task
+            )
+            for task in tasks
+        }
+        if not embeddings or name is None:
+            return probs, None
+        return probs, mean_over_windows(values[name], owners, weights, len(texts)).astype(np.float32)

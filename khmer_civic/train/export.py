@@ -27,6 +27,7 @@ from torch import nn
 
 from khmer_civic.model.config import (
     CONFIG_NAME,
+    DEFAULT_EMBEDDING_OUTPUT,
     METRICS_NAME,
     MODEL_NAME,
     TOKENIZER_NAME,
@@ -49,10 +50,11 @@ from khmer_civic.train.modeling import (
 
 ONNX_OPSET = 17
 INPUT_NAMES: tuple[str, str] = ("input_ids", "attention_mask")
+EMBEDDING_OUTPUT = DEFAULT_EMBEDDING_OUTPUT  # the graph output of the mean-pooled encoder state
 
 
 class _OnnxWrapper(nn.Module):
-    """Returns the task logits as a tuple in schema order (ONNX outputs are positional)."""
+    """Returns the task logits in schema order, then the pooled embedding (ONNX outputs are positional)."""
 
     def __init__(self, model: MultiTaskClassifier) -> None:
         super().__init__()
@@ -60,8 +62,8 @@ class _OnnxWrapper(nn.Module):
         self.names = [t.name for t in model.schema.tasks]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        logits = self.model(input_ids, attention_mask)
-        return tuple(logits[name] for name in self.names)
+        pooled, logits = self.model.pooled_and_logits(input_ids, attention_mask)
+        return (*(logits[name] for name in self.names), pooled)
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,17 @@ class ExportResult:
 
 
 def export_fp32(model: MultiTaskClassifier, path: str | Path, *, opset: int = ONNX_OPSET) -> Path:
-    """``torch.onnx.export`` (TorchScript exporter) with dynamic batch and sequence axes."""
+    """``torch.onnx.export`` (TorchScript exporter) with dynamic batch and sequence axes.
+
+    Outputs: each task's logits, then ``pooled`` (the mean-pooled encoder state, ``[batch, hidden]``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _OnnxWrapper(model).eval()
     encoder_config: Any = model.encoder.config
     ids = torch.tensor([[0, 5, 6, 7, 2], [0, 5, 2, 1, 1]], dtype=torch.long).clamp(max=encoder_config.vocab_size - 1)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.long)
-    outputs = [t.output for t in model.schema.tasks]
+    outputs = [t.output for t in model.schema.tasks] + [EMBEDDING_OUTPUT]
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
     axes.update({name: {0: "batch"} for name in outputs})
     with torch.no_grad(), warnings.catch_warnings():
@@ -295,6 +300,7 @@ def export_onnx(
         max_length=max_length,
         window_stride=window_stride,
         normalizer_version=NORMALIZER_VERSION,
+        embedding_output=EMBEDDING_OUTPUT,
         **ids,
     )
     ModelConfig.from_dict(config.to_dict())  # the same checks as at load time
@@ -337,3 +343,4 @@ def finalize_model_dir(model_dir: str | Path, metrics: Mapping[str, Any], *, des
     write_json(metrics, model_dir / METRICS_NAME)
     write_model_card(model_dir, metrics, description=description)
     return write_manifest(model_dir)
+

@@ -50,10 +50,16 @@ class MultiTaskClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Logits:
         """Logits per task: ``[B, n_labels]`` (multi_label, single_label) or ``[B, 1]`` (binary)."""
+        return self.pooled_and_logits(input_ids, attention_mask)[1]
+
+    def pooled_and_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, Logits]:
+        """The mean-pooled encoder state ``[B, hidden]`` (before dropout: the text embedding the
+        ONNX graph exposes) and the logits of :meth:`forward`."""
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
-        pooled = self.dropout(mean_pool(hidden, attention_mask))
-        return {name: head(pooled) for name, head in self.heads.items()}
+        pooled = mean_pool(hidden, attention_mask)
+        dropped = self.dropout(pooled)
+        return pooled, {name: head(dropped) for name, head in self.heads.items()}
 
 
 def _is_local_dir(path: str | os.PathLike[str]) -> bool:

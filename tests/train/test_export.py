@@ -58,7 +58,7 @@ def test_fp32_graph_matches_torch_on_padded_batches(model_and_tokenizer, tmp_pat
     path = export_fp32(model, tmp_path / "m.fp32.onnx")
     graph = onnx.load(str(path))
     assert [i.name for i in graph.graph.input] == ["input_ids", "attention_mask"]
-    assert [o.name for o in graph.graph.output] == ["topics", "sentiment", "call_to_action"]
+    assert [o.name for o in graph.graph.output] == ["topics", "sentiment", "call_to_action", "pooled"]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert all(i.type == "tensor(int64)" for i in session.get_inputs())
     # batch and sequence sizes unlike the export's dummy input (2 x 5)
@@ -70,6 +70,9 @@ def test_fp32_graph_matches_torch_on_padded_batches(model_and_tokenizer, tmp_pat
     for task, got in zip(SCHEMA.tasks, outputs):
         assert got.shape == (4, task.n_outputs)
         np.testing.assert_allclose(got, expected[task.name].numpy(), atol=1e-4)
+    with torch.no_grad():  # the last output: the mean-pooled encoder state the heads read
+        pooled, _ = model.pooled_and_logits(ids, mask)
+    np.testing.assert_allclose(outputs[-1], pooled.numpy(), atol=1e-4)
     # padding must not change a text's logits
     alone = session.run(None, {"input_ids": ids[1:2, :3].numpy(), "attention_mask": mask[1:2, :3].numpy()})
     np.testing.assert_allclose(alone[0], outputs[0][1:2], atol=1e-4)
@@ -99,6 +102,7 @@ def test_export_writes_the_model_directory(model_and_tokenizer, tmp_path: Path) 
     assert (config.bos_token_id, config.pad_token_id, config.eos_token_id) == (0, 1, 2)
     assert config.name == "tiny-export" and config.normalizer_version >= 1
     assert config.batching == "per_window"  # dynamic int8: one activation scale per call
+    assert config.embedding_output == "pooled"
 
     tok = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
     assert tok["truncation"] is None and tok["padding"] is None

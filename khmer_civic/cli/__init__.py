@@ -7,6 +7,8 @@
     khmer-civic label big.csv -o out.csv --resume               # continue an interrupted run
     khmer-civic tokenize comments.xlsx -o words.xlsx            # normalised text and words
     khmer-civic info [--model DIR] [--json]                     # what a model predicts, its test scores
+    khmer-civic select dump.csv -o batch.csv --n 500 --label-studio tasks.json   # what to annotate next
+    khmer-civic import-labels export.json -o records.jsonl      # a Label Studio export as records
 
 Exit status: 0 done; 2 a problem to fix in the command, the files or the environment (unknown
 format, missing column, unreadable or truncated file, bad model directory, an output that cannot be
@@ -15,8 +17,8 @@ written: full disk, read-only folder; the training extra not installed), told in
 chunks are kept: rerun with ``--resume``).
 
 One module per command (:mod:`.label`, :mod:`.tokenize`, :mod:`.info`, :mod:`.train`,
-:mod:`.evaluate`): argument parsing and messages; the work is done by the library. What they
-share is in :mod:`.common` (errors and exit statuses, notes, progress) and :mod:`.options` (the
+:mod:`.evaluate`, :mod:`.select`, :mod:`.import_labels`): argument parsing and messages; the work
+is done by the library. What they share is in :mod:`.common` (errors and exit statuses, notes, progress) and :mod:`.options` (the
 common options, ``--data a b``). ``train`` and ``evaluate`` import ``khmer_civic.train`` inside
 their command functions only, so ``label``, ``tokenize`` and ``info`` never load torch. Without
 the training extra, ``train`` and ``evaluate --out`` stop before any work and name the install
@@ -28,7 +30,7 @@ from __future__ import annotations
 import click
 
 from khmer_civic import __version__
-from khmer_civic.cli import evaluate, info, label, tokenize, train
+from khmer_civic.cli import evaluate, import_labels, info, label, select, tokenize, train
 
 __all__ = ["cli", "main"]
 
@@ -47,6 +49,8 @@ cli.add_command(tokenize.tokenize)
 cli.add_command(info.info)
 cli.add_command(train.train)
 cli.add_command(evaluate.evaluate)
+cli.add_command(select.select)
+cli.add_command(import_labels.import_labels)
 
 
 def main() -> None:

@@ -7,7 +7,10 @@
 
 Every number in the card is computed here from the files given; the prose around the numbers
 (licences, process, known gaps) is fixed. ``--splits``, ``--agreement``, ``--batches`` and
-``--annotations`` are optional: a missing part is reported as not available yet.
+``--annotations`` are optional: a missing part is reported as not available yet. Counts are
+given per genre (annolib.genre_of: textbook, wikipedia, news, web, authored posts and comments,
+romanized), cta_type per label; labels of split members come from ``--data`` (split files made
+before a label was added, cta_type say, still give the membership).
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from annolib import (
+    CTA_TYPE,
+    CTA_TYPES,
+    GENRES,
     PROVENANCES,
     SENTIMENTS,
     TASK_FIELDS,
     TOPICS,
     DataValidationError,
+    genre_of,
     is_labelable,
     load_records,
     read_jsonl,
@@ -46,6 +53,19 @@ KNOWN_SOURCES: dict[str, tuple[str, str]] = {
         "CC BY-SA 4.0 (Khmer Wikipedia); attribution below",
         "Khmer Wikipedia paragraphs as collected in the GitHub repository Sovichea/khmer_segmenter "
         "(Latin words and Arabic digits were already stripped there).",
+    ),
+    "news": (
+        "No licence: the publishers hold the copyright. Training and evaluation only; records keep paragraph-size "
+        "excerpts with the article's URL (`url`); the articles are never shipped, and files holding news records "
+        "are not redistributed",
+        "Paragraphs of 1,329 Cambodian news articles from 2019 (Fresh News, Kampuchea Thmey, Khmerload, Sabay, "
+        "Rasmei, Post Khmer, health.com.kh, police and ministry sites ...), one paragraph a record as published; "
+        "`source` is `news:<docId>:p<paragraph index>` and `url` the article's address.",
+    ),
+    "oscar_web_lines": (
+        "OSCAR metadata CC0; the text keeps its owners' copyright: training and evaluation only, not redistributed",
+        "Khmer web lines from OSCAR (Common Crawl: blogs, ads, news, forums); the CRF word segmentation of the "
+        "corpus file was undone (spaces between two Khmer characters removed). Ids `ow-<line>` give the line.",
     ),
     "authored": (
         "Written for this project; released with the repository",
@@ -69,7 +89,15 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
 
 
 def _source_family(source: str) -> str:
-    return "authored" if source.startswith("authored") else source
+    """authored:* -> authored, news:<docId>:p<i> -> news, others unchanged."""
+    if source.startswith("authored"):
+        return "authored"
+    return "news" if source.startswith("news:") else source
+
+
+def _source_key(source: str) -> str:
+    """The row of the sources table: one per source, all news paragraphs in one."""
+    return "news" if source.startswith("news:") else source
 
 
 def label_row(records: Sequence[Mapping[str, Any]]) -> list[Any]:
@@ -79,7 +107,7 @@ def label_row(records: Sequence[Mapping[str, Any]]) -> list[Any]:
     no_topic = sum(1 for r in records if r.get("topics") == [])
     sentiment = Counter(r.get("sentiment") for r in records)
     cta = sum(1 for r in records if r.get("call_to_action") is True)
-    nulls = sum(1 for r in records for k in TASK_FIELDS if r.get(k) is None)
+    nulls = sum(1 for r in records for k in TASK_FIELDS if r.get(k) is None and k != CTA_TYPE)
     return [
         n,
         *(f"{topics[t]} ({_pct(topics[t], n)})" for t in TOPICS),
@@ -93,17 +121,37 @@ def label_row(records: Sequence[Mapping[str, Any]]) -> list[Any]:
 LABEL_HEADER = ["records", *TOPICS, "no topic", *SENTIMENTS, "call_to_action", "null judgements"]
 
 
+def cta_type_row(records: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Calls to action, how many lack a cta_type, and each label's count and share of them."""
+    cta = [r for r in records if r.get("call_to_action") is True]
+    typed = [r for r in cta if r.get(CTA_TYPE) is not None]
+    counts = Counter(t for r in typed for t in r.get(CTA_TYPE) or [])
+    return [len(cta), len(cta) - len(typed), *(f"{counts[t]} ({_pct(counts[t], len(typed))})" for t in CTA_TYPES)]
+
+
+CTA_TYPE_HEADER = ["calls to action", "without cta_type", *CTA_TYPES]
+
+
 def romanized_share(text: str) -> bool:
     """True when most letters of ``text`` are Latin (romanized Khmer or English)."""
     latin, khmer = len(LATIN.findall(text)), len(KHMER.findall(text))
     return latin > khmer
 
 
-def read_split_files(folder: Path | None) -> dict[str, list[dict[str, Any]]] | None:
-    """Records per split, or ``None`` when the folder does not hold all three split files."""
+def read_split_files(
+    folder: Path | None, data: Sequence[Mapping[str, Any]] | None = None
+) -> dict[str, list[dict[str, Any]]] | None:
+    """Records per split, or ``None`` when the folder does not hold all three split files.
+
+    With ``data``, a split member's labels are its record in ``data`` (same id), so that labels
+    added after the split (cta_type) are counted; members not in ``data`` keep the split file's record.
+    """
     if folder is None or not all((folder / f"{s}.jsonl").is_file() for s in SPLIT_NAMES):
         return None
-    return {s: [r.record for r in read_jsonl(folder / f"{s}.jsonl")] for s in SPLIT_NAMES}
+    by_id = {str(r.get("id")): r for r in data or []}
+    return {
+        s: [dict(by_id.get(r.id, r.record)) for r in read_jsonl(folder / f"{s}.jsonl")] for s in SPLIT_NAMES
+    }
 
 
 def read_cues(folder: Path | None) -> dict[str, str]:
@@ -130,9 +178,12 @@ def render(
     n = len(data)
     by_prov: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     by_source: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    by_genre: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in data:
         by_prov[str(r.get("provenance"))].append(r)
-        by_source[str(r.get("source"))].append(r)
+        by_source[_source_key(str(r.get("source")))].append(r)
+        by_genre[genre_of(r)].append(r)
+    genres = [g for g in GENRES if by_genre.get(g)]
     corpus, authored = by_prov.get("corpus", []), by_prov.get("authored", [])
     annotators = {p: Counter(str(r.get("annotator", "?")) for r in rs) for p, rs in by_prov.items()}
     adjudicated = [r for r in data if r.get("adjudicated")]
@@ -144,12 +195,18 @@ def render(
         "the end instead)._",
         "",
         f"`{data_path}` holds **{n}** Khmer texts, each labelled for the three tasks of "
-        "the project's label specification (LABELS.md v1.2: civic `topics`, `sentiment`, `call_to_action`) as "
+        "the project's label specification (LABELS.md v1.3: civic `topics`, `sentiment`, `call_to_action`), and "
+        "calls to action also for `cta_type` (what the reader is asked to do), as "
         "spelled out in [GUIDELINES.md](GUIDELINES.md): "
         + ", ".join(f"{len(by_prov.get(p, []))} `{p}`" for p in PROVENANCES)
         + ". Records follow the LABELS.md format (`id`, `text`, `topics`, `sentiment`, `call_to_action`, "
-        "`source`, `provenance`) plus `annotator` and, where applied, `adjudicated`, `adjudication_reason` and "
-        "`first_pass`.",
+        "`cta_type`, `source`, `provenance`) plus `annotator` and, where applied, `adjudicated`, "
+        "`adjudication_reason` and `first_pass`; news paragraphs also carry the article's `url`.",
+        "",
+        "Texts by genre (`training/annotation/annolib.py`, `genre_of`: the source decides, authored texts split "
+        "into posts and comments, romanized or code-mixed texts where their writer marked them): "
+        + ", ".join(f"{g} {len(by_genre[g])}" for g in genres)
+        + ".",
         "",
         "## Sources and licences",
         "",
@@ -158,12 +215,20 @@ def render(
     for source in sorted(by_source):
         family = _source_family(source)
         licence = KNOWN_SOURCES.get(family, ("NOT RECORDED: fill in before any release", ""))[0]
-        rows.append([f"`{source}`", len(by_source[source]), licence])
+        label = f"`{source}`"
+        if family == "news":
+            articles = len({str(r.get("source")).split(":")[1] for r in by_source[source]})
+            label = f"`news:<docId>:p<index>` ({articles} articles)"
+        rows.append([label, len(by_source[source]), licence])
     out += _table(["source", "records", "licence"], rows)
     out += [""]
     for family in sorted({_source_family(s) for s in by_source}):
         if family in KNOWN_SOURCES:
             out.append(f"- **{family}**: {KNOWN_SOURCES[family][1]}")
+    absent = [f for f in ("news", "oscar_web_lines") if f not in {_source_family(s) for s in by_source}]
+    if absent:
+        out += ["", "Sources of annotation round 2 not in the data yet, with the terms their records will carry:", ""]
+        out += [f"- **{f}**: {KNOWN_SOURCES[f][1]} Terms: {KNOWN_SOURCES[f][0]}." for f in absent]
     if "khmer_wikipedia_5k" in by_source:
         out += [
             "",
@@ -232,6 +297,22 @@ def render(
 
     out += ["", "## Label distribution", "", "### By provenance", ""]
     out += _table(["provenance", *LABEL_HEADER], [[p, *label_row(by_prov.get(p, []))] for p in PROVENANCES])
+    out += ["", "### By genre", ""]
+    out += _table(["genre", *LABEL_HEADER], [[g, *label_row(by_genre[g])] for g in genres])
+    out += [
+        "",
+        "### cta_type (calls to action only)",
+        "",
+        "What a call to action asks the reader to do (LABELS.md v1.3 §4, multi-label; GUIDELINES.md 3b). Shares "
+        "are of the calls to action that have a cta_type; texts with call_to_action false carry `[]`. Round-1 "
+        "texts got theirs in a separate pass over every call to action (overlay files "
+        "`annotations/cta_type_r1_*.jsonl`, merged by adjudicate.py).",
+        "",
+    ]
+    out += _table(
+        ["genre", *CTA_TYPE_HEADER],
+        [[g, *cta_type_row(by_genre[g])] for g in genres] + [["all", *cta_type_row(data)]],
+    )
     out += ["", "### By source", ""]
     out += _table(["source", *LABEL_HEADER], [[f"`{s}`", *label_row(rs)] for s, rs in sorted(by_source.items())])
     out += ["", "### By split", ""]
@@ -244,13 +325,25 @@ def render(
             for p in PROVENANCES:
                 rows.append([split, p, *label_row([r for r in splits[split] if r.get("provenance") == p])])
         out += _table(["split", "provenance", *LABEL_HEADER], rows)
+        out += ["", "Split by genre:", ""]
+        rows = []
+        for split in SPLIT_NAMES:
+            for g in GENRES:
+                members = [r for r in splits[split] if genre_of(r) == g]
+                if members:
+                    rows.append([split, g, *label_row(members)])
+        out += _table(["split", "genre", *LABEL_HEADER], rows)
+        out += ["", "cta_type by split:", ""]
+        out += _table(["split", *CTA_TYPE_HEADER], [[split, *cta_type_row(splits[split])] for split in SPLIT_NAMES])
         split_total = sum(len(v) for v in splits.values())
         out += [
             "",
             "Split sizes: " + ", ".join(f"{s} {len(splits[s])} ({_pct(len(splits[s]), split_total)})" for s in SPLIT_NAMES)
             + ". Splits are stratified by provenance and label signature, and texts that are the same or nearly the "
-            "same (character 5-gram Jaccard ≥ 0.6 after normalisation) are kept in one split "
-            "(`training/annotation/make_splits.py`).",
+            "same (character 5-gram Jaccard ≥ 0.6 after normalisation), like the paragraphs of one news article "
+            "(same `docId`), are kept in one split (`training/annotation/make_splits.py`). Round-1 texts keep the "
+            "split they had (`splits/round1_ids.json`), so the round-1 test split stays as it was and old and new "
+            "models compare on it.",
         ]
 
     out += ["", "## Agreement between the two passes", ""]
@@ -265,7 +358,7 @@ def render(
         )
         out.append("")
         rows = []
-        for name in ["all", *(f"provenance={p}" for p in PROVENANCES)]:
+        for name in ["all", *(f"provenance={p}" for p in PROVENANCES), *(f"genre={g}" for g in GENRES)]:
             g = groups.get(name)
             if not g:
                 continue
@@ -275,11 +368,28 @@ def render(
                 return f"{'n/a' if kappa is None else f'{kappa:.2f}'} ({fig.get('agreement', 0):.2f})"
 
             per = g["topics"]["per_label"]
+            ct = g.get(CTA_TYPE) or {}
+            ct_cell = "n/a (0)" if not ct.get("n") else (
+                f"{'n/a' if ct.get('pooled_kappa') is None else format(ct['pooled_kappa'], '.2f')} ({ct['n']})"
+            )
             rows.append(
                 [name, g["items"], cell(g["sentiment"]), cell(g["call_to_action"]), *(cell(per[t]) for t in TOPICS),
-                 f"{g['topics']['exact_match']:.2f}" if g["topics"]["exact_match"] is not None else "n/a"]
+                 f"{g['topics']['exact_match']:.2f}" if g["topics"]["exact_match"] is not None else "n/a", ct_cell]
             )
-        out += _table(["texts", "n", "sentiment", "call_to_action", *TOPICS, "topic set match"], rows)
+        out += _table(["texts", "n", "sentiment", "call_to_action", *TOPICS, "topic set match", "cta_type"], rows)
+        all_ct = groups.get("all", {}).get(CTA_TYPE) or {}
+        out += [
+            "",
+            "Genres: `annolib.genre_of`. cta_type: pooled kappa over every (text, label) decision on the texts both "
+            "passes marked call_to_action true (their number in brackets); "
+            + (
+                "n/a: the second pass of round 1 was made before cta_type existed, so cta_type agreement is not "
+                "measured yet (round 2's blind second pass includes it)."
+                if not all_ct.get("n")
+                else f"exact set match {all_ct.get('exact_match')}, macro kappa {all_ct.get('macro_kappa')} "
+                "(per label in agreement.md)."
+            ),
+        ]
 
     # Known biases and gaps, with their figures.
     rd = len(by_source.get("rdlab_wild_khmer_sentences", []))
@@ -293,10 +403,32 @@ def render(
     model_chosen = sum(1 for r in corpus if cues.get(str(r.get("id")), "").startswith("model:"))
     mean_len = {p: (sum(len(str(r.get("text", ""))) for r in rs) / len(rs) if rs else 0) for p, rs in by_prov.items()}
     double = agreement.get("paired", 0) if agreement else 0
+    news_web = len(by_genre.get("news", [])) + len(by_genre.get("web", []))
+    cta_all = [r for r in data if r.get("call_to_action") is True]
+    textbook_cta = [r for r in by_genre.get("textbook", []) if r.get("call_to_action") is True]
+    textbook_other = sum(1 for r in textbook_cta if "other" in (r.get(CTA_TYPE) or []))
+    untyped = sum(1 for r in cta_all if r.get(CTA_TYPE) is None)
+    cta_counts = Counter(t for r in cta_all for t in (r.get(CTA_TYPE) or []))
+    rare = [t for t in CTA_TYPES if cta_counts[t] < 20]
     out += [
         "",
         "## Known biases and gaps",
         "",
+        (
+            "- **No news or web text yet.** The genre users feed most (news paragraphs, official announcements and "
+            "appeals, web posts) is absent: all real text is textbook, legal and Wikipedia prose; round 2 "
+            "(issue 12) adds news paragraphs and web lines."
+            if not news_web
+            else f"- **News and web text**: {news_web} records ({_pct(news_web, n)}); see the genre tables for how "
+            "their label rates differ from the textbook prose."
+        ),
+        f"- **cta_type is skewed by genre.** {textbook_other} of the {len(textbook_cta)} textbook calls to action "
+        f"({_pct(textbook_other, len(textbook_cta))}) are `other` (exercise prompts that ask for an answer), "
+        "while the requests of public-service posts (`engage`, `attend`, `contact`, `report`, `use_service`) come "
+        f"from other genres: {_pct(sum(1 for r in cta_all if genre_of(r) != 'textbook'), len(cta_all))} of the calls "
+        "to action are not textbook. "
+        + (f"Rare labels (fewer than 20 texts): {', '.join(f'`{t}` {cta_counts[t]}' for t in rare)}. " if rare else "")
+        + (f"{untyped} calls to action have no cta_type yet." if untyped else "Every call to action has a cta_type."),
         "- **No real social-media text.** No public corpus of Khmer Facebook posts or comments was available; the "
         f"{len(authored)} authored texts imitate them and the {len(corpus)} corpus texts are edited prose. How well "
         "a model trained here reads real comments must be measured on real comments before it is relied on.",
@@ -374,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         data = [r.record for r in load_records([args.data])]
         annotations = [r.record for r in load_records(args.annotations)] if args.annotations else None
-        splits = read_split_files(args.splits)
+        splits = read_split_files(args.splits, data)
         cues = read_cues(args.batches)
     except DataValidationError as exc:
         print(exc, file=sys.stderr)

@@ -8,7 +8,9 @@ Used for the independent second pass of the agreement sample, and for any new ro
         --ids training/data/batches/agreement_sample_real.txt --out training/data/batches/agreement_real.jsonl
 
 ``--sample N`` draws N records from each input file (seeded); ``--ids`` keeps the listed ids.
-Several ``--out`` batches can be merged with ``--append``.
+Several ``--out`` batches can be merged with ``--append``. A news paragraph keeps its ``url``
+(the record format needs it; it is no label). cta_type overlay files (``cta_type_*.jsonl``, no
+text) among the inputs are skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 import random
 from pathlib import Path
 
-BLIND_FIELDS = ("id", "text", "source", "provenance")
+BLIND_FIELDS = ("id", "text", "source", "url", "provenance")
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -41,6 +43,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--append", action="store_true", help="add to an existing batch instead of replacing it")
     args = ap.parse_args()
+    args.inputs = [p for p in args.inputs if not p.name.startswith("cta_type_")]  # overlays hold no text
 
     rng = random.Random(args.seed)
     chosen: list[dict] = []

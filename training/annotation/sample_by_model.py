@@ -49,7 +49,13 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(args.seed)
 
-    annotated = [json.loads(line) for f in sorted(args.annotations.glob("*.jsonl")) for line in open(f, encoding="utf-8") if line.strip()]
+    annotated = [
+        json.loads(line)
+        for f in sorted(args.annotations.glob("*.jsonl"))
+        if not f.name.startswith("cta_type_")  # cta_type overlays hold no text
+        for line in open(f, encoding="utf-8")
+        if line.strip()
+    ]
     model = TfidfBaseline(default_schema(), seed=args.seed).fit(annotated)
 
     index = NearDuplicateIndex()

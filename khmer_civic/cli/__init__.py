@@ -7,7 +7,7 @@
     khmer-civic label big.csv -o out.csv --resume               # continue an interrupted run
     khmer-civic tokenize comments.xlsx -o words.xlsx            # normalised text and words
     khmer-civic info [--model DIR] [--json]                     # what a model predicts, its test scores
-    khmer-civic select dump.csv -o batch.csv --n 500 --label-studio tasks.json   # what to annotate next
+    khmer-civic select dump.csv -o batch.csv --label-studio tasks.json  # texts to annotate next
     khmer-civic import-labels export.json -o records.jsonl      # a Label Studio export as records
 
 Exit status: 0 done; 2 a problem to fix in the command, the files or the environment (unknown
@@ -18,11 +18,11 @@ chunks are kept: rerun with ``--resume``).
 
 One module per command (:mod:`.label`, :mod:`.tokenize`, :mod:`.info`, :mod:`.train`,
 :mod:`.evaluate`, :mod:`.select`, :mod:`.import_labels`): argument parsing and messages; the work
-is done by the library. What they share is in :mod:`.common` (errors and exit statuses, notes, progress) and :mod:`.options` (the
-common options, ``--data a b``). ``train`` and ``evaluate`` import ``khmer_civic.train`` inside
-their command functions only, so ``label``, ``tokenize`` and ``info`` never load torch. Without
-the training extra, ``train`` and ``evaluate --out`` stop before any work and name the install
-line (:func:`~khmer_civic.cli.common.require_train_extra`).
+is done by the library. What they share is in :mod:`.common` (errors and exit statuses, notes,
+progress) and :mod:`.options` (the common options, ``--data a b``). ``train`` and ``evaluate``
+import ``khmer_civic.train`` inside their command functions only, so the other commands never
+load torch. Without the training extra, ``train`` and ``evaluate --out`` stop before any work and
+name the install line (:func:`~khmer_civic.cli.common.require_train_extra`).
 """
 
 from __future__ import annotations

@@ -15,15 +15,6 @@ from khmer_civic.cli.options import ManyValues, ManyValuesCommand, batch_size_op
 from khmer_civic.schema import ModelConfigError
 
 
-def _quotas(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Any, ...]:
-    from khmer_civic.annotation.select import Quota
-
-    try:
-        return tuple(Quota.parse(v) for v in values)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-
-
 @click.command(cls=ManyValuesCommand)
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
@@ -33,7 +24,7 @@ def _quotas(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
               help="Share of the batch drawn uniformly at random (marked selection=random), so rates stay estimable.")
 @click.option("--annotated", "annotated", cls=ManyValues, type=click.Path(path_type=Path, dir_okay=False),
               metavar="FILE...", help="Already-annotated files (any table format): their near-duplicates are left out.")
-@click.option("--quota", "quotas", cls=ManyValues, callback=_quotas, metavar="FIELD=VALUE:N...",
+@click.option("--quota", "quotas", cls=ManyValues, metavar="FIELD=VALUE:N...",
               help="At least N texts whose column FIELD is VALUE (e.g. genre=news:2000); repeatable.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random draw and of the row order.")
 @click.option("--text-column", metavar="NAME", help="Column holding the text (default: found by name, as label does).")
@@ -51,7 +42,7 @@ def _quotas(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @debug_option
 @handle_errors
 def select(
-    input_path: Path, output: Path, n: int, random_share: float, annotated: tuple[Path, ...], quotas: tuple[Any, ...],
+    input_path: Path, output: Path, n: int, random_share: float, annotated: tuple[Path, ...], quotas: tuple[str, ...],
     seed: int, text_column: str | None, id_column: str | None, sheet: str | None, label_studio: Path | None,
     with_suggestions: bool, model_path: Path | None, batch_size: int, threads: int, progress: bool | None, quiet: bool,
 ) -> None:  # fmt: skip
@@ -69,17 +60,18 @@ def select(
     """
     from khmer_civic.annotation.batch import batch_format, batch_rows, write_batch
     from khmer_civic.annotation.pool import PoolSource, annotated_index, read_pool
-    from khmer_civic.annotation.select import SelectionSettings
+    from khmer_civic.annotation.select import Quota, SelectionSettings
     from khmer_civic.annotation.select import select as pick
 
     notify = notifier(quiet)
     batch_format(output)  # a wrong extension fails before any work
     try:
-        settings = SelectionSettings(n=n, random_share=random_share, seed=seed, quotas=tuple(quotas))
+        parsed = tuple(Quota.parse(spec) for spec in quotas)
+        settings = SelectionSettings(n=n, random_share=random_share, seed=seed, quotas=parsed)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
     classifier = _classifier(model_path, threads)
-    source = PoolSource(input_path, text_column, id_column, tuple(dict.fromkeys(q.field for q in quotas)), sheet)
+    source = PoolSource(input_path, text_column, id_column, tuple(dict.fromkeys(q.field for q in parsed)), sheet)
     index = annotated_index(annotated, settings.near_duplicate_jaccard) if annotated else None
     if not classifier.has_embeddings:
         notify("note: the model has no embedding output: diversity is measured on its scores instead")

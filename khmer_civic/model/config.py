@@ -133,13 +133,6 @@ class ModelConfig:
         outputs = [task.output for task in schema.tasks]
         if len(set(outputs)) != len(outputs):
             raise ConfigFormatError(f"{source}: two tasks read the same ONNX output: {outputs}")
-        embedding_output = data.get("embedding_output")
-        if embedding_output is not None and (not isinstance(embedding_output, str) or not embedding_output):
-            raise ConfigFormatError(
-                f"{source}: 'embedding_output' must be a non-empty string, found {embedding_output!r}"
-            )
-        if embedding_output in outputs:
-            raise ConfigFormatError(f"{source}: 'embedding_output' {embedding_output!r} is also a task's output")
 
         return cls(
             name=_str_field(data, "name", source),
@@ -150,9 +143,19 @@ class ModelConfig:
             normalizer_version=_int_field(data, "normalizer_version", source),
             format_version=version,
             batching=batching,
-            embedding_output=embedding_output,
+            embedding_output=_embedding_output(data, outputs, source),
             **token_ids,
         )
+
+
+def _embedding_output(data: Mapping[str, Any], task_outputs: list[str], source: str) -> str | None:
+    """The optional ``embedding_output``: a non-empty string naming no task's output, or ``None``."""
+    name = data.get("embedding_output")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigFormatError(f"{source}: 'embedding_output' must be a non-empty string, found {name!r}")
+    if name in task_outputs:
+        raise ConfigFormatError(f"{source}: 'embedding_output' {name!r} is also a task's output")
+    return name
 
 
 def load_config(model_dir: str | Path) -> ModelConfig:

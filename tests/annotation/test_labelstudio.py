@@ -108,7 +108,9 @@ def test_export_becomes_records(tmp_path: Path) -> None:
     assert records["b"]["topics"] == [] and records["b"]["cta_type"] == [] and records["b"]["annotator"] == "4"
     assert records["b"]["call_to_action"] is False and records["b"]["provenance"] == "corpus"
     assert records["c"]["cta_type"] is None and records["c"]["annotator"] == "dara@example.org"
-    assert report.skipped == [("d", "cancelled (skipped)"), ("e", "not annotated"), ("f", "submitted without any choice")]
+    assert report.skipped == [
+        ("d", "cancelled (skipped)"), ("e", "not annotated"), ("f", "submitted without any choice")
+    ]
     assert (report.cta_type_dropped, report.cta_type_missing) == (1, 1)
 
 

@@ -47,6 +47,7 @@ threads.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +164,13 @@ def decided_labels(task: TaskSpec, decided: np.ndarray) -> list[str] | str | boo
 # Session
 
 
+def check_threads(**counts: object) -> None:
+    """Each thread count must be a non-negative int or None (0 and None: onnxruntime's default)."""
+    for label, value in counts.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{label} must be a non-negative int or None, got {value!r}")
+
+
 def create_session(
     model_path: Path,
     *,
@@ -178,9 +186,7 @@ def create_session(
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: int8 graphs otherwise log benign warnings
-    for label, value in (("intra_op_threads", intra_op_threads), ("inter_op_threads", inter_op_threads)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"{label} must be a non-negative int or None, got {value!r}")
+    check_threads(intra_op_threads=intra_op_threads, inter_op_threads=inter_op_threads)
     if intra_op_threads is not None:
         options.intra_op_num_threads = intra_op_threads
     if inter_op_threads is not None:
@@ -280,6 +286,7 @@ class WindowedRunner:
     session: ort.InferenceSession
     tokenizer: TextTokenizer
     config: ModelConfig
+    parallel: int = 1  # windows scored at once by per_window models (threads calling session.run)
 
     def windows(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
         """All model inputs for ``texts`` (bos/eos added) and, per window, the index of its text."""
@@ -293,29 +300,8 @@ class WindowedRunner:
         return windows, np.asarray(owners, dtype=np.int64)
 
     def window_logits(self, windows: Sequence[Sequence[int]], batch_size: int) -> dict[str, np.ndarray]:
-        """Raw logits of each window per ONNX output, rows in the order of ``windows``.
-
-        ``batch_size`` windows share a call only when the model's batching is ``padded``. It is checked
-        where it enters (``CivicClassifier.predict``, :func:`~khmer_civic.model.inputs.check_batch_size`).
-        """
-        tasks = self.config.schema.tasks
-        output_names = [task.output for task in tasks]
-        logits = {task.output: np.empty((len(windows), task.n_outputs), dtype=np.float64) for task in tasks}
-        if self.config.batching == "per_window":
-            batch_size = 1  # see the module docstring: one call per window keeps rows independent
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin : begin + batch_size]
-            width = max(len(windows[i]) for i in rows)
-            input_ids = np.full((len(rows), width), self.config.pad_token_id, dtype=np.int64)
-            attention_mask = np.zeros((len(rows), width), dtype=np.int64)
-            for slot, i in enumerate(rows):
-                input_ids[slot, : len(windows[i])] = windows[i]
-                attention_mask[slot, : len(windows[i])] = 1
-            results = self.session.run(output_names, {"input_ids": input_ids, "attention_mask": attention_mask})
-            for name, result in zip(output_names, results):
-                logits[name][rows] = result
-        return logits
+        """Raw logits of each window per task output, rows in the order of ``windows`` (see :meth:`window_outputs`)."""
+        return self.window_outputs(windows, [task.output for task in self.config.schema.tasks], batch_size)
 
     def probabilities(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, np.ndarray]:
         """Calibrated probabilities per task, one row per text (see the module docstring).
@@ -341,26 +327,35 @@ class WindowedRunner:
     ) -> dict[str, np.ndarray]:
         """The raw values of the ONNX outputs ``names`` for each window, rows in the order of ``windows``.
 
-        Batching as :meth:`window_logits` (one window per call for ``per_window`` models), so a
-        window's values do not depend on the other windows.
+        ``per_window`` models score each window alone (``batch_size`` is not used), ``parallel``
+        windows at a time; ``padded`` models score length-sorted batches of ``batch_size``. Either
+        way a window's values do not depend on the other windows. ``batch_size`` is checked where
+        it enters (``CivicClassifier.predict``, :func:`~khmer_civic.model.inputs.check_batch_size`).
         """
-        out: dict[str, np.ndarray] = {}
-        if self.config.batching == "per_window":
-            batch_size = 1
+        size = 1 if self.config.batching == "per_window" else batch_size
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin : begin + batch_size]
+        batches = [order[begin : begin + size] for begin in range(0, len(order), size)]
+
+        def run(rows: list[int]) -> list[np.ndarray]:
             width = max(len(windows[i]) for i in rows)
             input_ids = np.full((len(rows), width), self.config.pad_token_id, dtype=np.int64)
             attention_mask = np.zeros((len(rows), width), dtype=np.int64)
             for slot, i in enumerate(rows):
                 input_ids[slot, : len(windows[i])] = windows[i]
                 attention_mask[slot, : len(windows[i])] = 1
-            results = self.session.run(list(names), {"input_ids": input_ids, "attention_mask": attention_mask})
-            for name, result in zip(names, results):
+            return self.session.run(list(names), {"input_ids": input_ids, "attention_mask": attention_mask})
+
+        if self.parallel > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="khmer-civic-window") as pool:
+                results = list(pool.map(run, batches))  # session.run releases the GIL
+        else:
+            results = [run(rows) for rows in batches]
+        out: dict[str, np.ndarray] = {}
+        for rows, values in zip(batches, results):
+            for name, value in zip(names, values):
                 if name not in out:
-                    out[name] = np.empty((len(windows), *np.shape(result)[1:]), dtype=np.float64)
-                out[name][rows] = result
+                    out[name] = np.empty((len(windows), *np.shape(value)[1:]), dtype=np.float64)
+                out[name][rows] = value
         return out
 
     def scores_and_embeddings(

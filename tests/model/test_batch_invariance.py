@@ -106,8 +106,20 @@ def test_batch_size_order_and_neighbours_do_not_change_scores(model: str, reques
 def test_thread_count_does_not_change_scores(model: str, request: pytest.FixtureRequest) -> None:
     path = request.getfixturevalue(model)
     one = score_matrix(CivicClassifier.load(path, intra_op_threads=1), TEXTS, 32)
-    two = score_matrix(CivicClassifier.load(path, intra_op_threads=2), TEXTS, 32)
-    assert np.abs(one - two).max() <= TOLERANCE
+    for threads in (2, 4):
+        many = score_matrix(CivicClassifier.load(path, intra_op_threads=threads), TEXTS * 3, 32)
+        assert np.abs(np.vstack([one] * 3) - many).max() <= TOLERANCE
+
+
+def test_threads_score_whole_windows_side_by_side(int8_dir: Path, fp32_padded_dir: Path) -> None:
+    # per_window models run several windows at once, each on one onnxruntime thread; padded models
+    # give the threads to onnxruntime instead.
+    assert CivicClassifier.load(int8_dir, intra_op_threads=3)._runner.parallel == 3
+    assert CivicClassifier.load(int8_dir, intra_op_threads=1)._runner.parallel == 1
+    assert CivicClassifier.load(int8_dir)._runner.parallel >= 1
+    assert CivicClassifier.load(fp32_padded_dir, intra_op_threads=3)._runner.parallel == 1
+    with pytest.raises(ValueError, match="intra_op_threads"):
+        CivicClassifier.load(int8_dir, intra_op_threads=-1)
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,10 @@ Per variant: for batch sizes 1, 7 and 32 and the reversed list in batches of 32,
 get another decision (any task) than when scored one at a time, and the largest score difference;
 the share of texts with the fp32 reference's decisions (per task and all at once); texts per second
 of the batch-32 pass. Then the speed of ``dynamic-padded`` (before) and ``dynamic-per-window``
-(after) on the realistic comment mix of :func:`common.build_input_mix`, 1 and 2 intra-op threads,
-interleaved repeats, with the cores other programs held. Writes
+(after) on the realistic comment mix of :func:`common.build_input_mix`, loaded with 1 and 2
+``intra_op_threads`` (padded: onnxruntime's intra-op pool; per-window: that many windows side by
+side, one onnxruntime thread each), interleaved repeats, with the cores other programs held.
+``--speed-only`` re-measures just that part into the existing results file (for a quieter machine). Writes
 ``benchmarks/results/batch_invariance.json`` and prints Markdown tables.
 """
 
@@ -51,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     DEFAULT_MODEL_DIR,
     DEFAULT_SPLITS_DIR,
+    RESULTS_DIR,
     OtherLoad,
     build_input_mix,
     fmt,
@@ -281,7 +284,15 @@ def main() -> None:
     ap.add_argument("--corpora", type=Path, default=None, help="../shared/data/corpora (news and web lines)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="only re-measure the speed on the mix; keep the variants of the existing results file",
+    )
     args = ap.parse_args()
+    if args.speed_only:
+        rerun_speed(args)
+        return
 
     rng = random.Random(0)
     split_texts = read_texts(args.data)
@@ -324,23 +335,12 @@ def main() -> None:
             res["agreement_with_fp32_reference"] = agreement(res.pop("decisions"), reference)
             variants[name] = res
 
-        mix = build_input_mix(split_texts)
-        speed: dict[str, Any] = {}
-        for threads in (1, 2):
-            before = CivicClassifier.load(dirs["dynamic-padded"], intra_op_threads=threads)
-            after = CivicClassifier.load(dirs["dynamic-per-window"], intra_op_threads=threads)
-            speed[f"{threads} thread(s)"] = interleaved_speed(
-                {"dynamic-padded": lambda c=before: c.predict(mix), "dynamic-per-window": lambda c=after: c.predict(mix)},
-                len(mix),
-                args.repeats,
-            )
-            print(threads, speed[f"{threads} thread(s)"], flush=True)
-
+    n_mix, speed = mix_speed(args.model, args.data, args.repeats)
     payload = {
         "machine": machine_info(),
         "model": relative(args.model),
         "texts": sources,
-        "mix_texts": len(mix),
+        "mix_texts": n_mix,
         "variants": variants,
         "speed_on_mix": speed,
     }
@@ -348,6 +348,31 @@ def main() -> None:
     print(machine_line(payload["machine"]))
     print(render(payload))
     print(f"wrote {relative(path)}")
+
+
+def mix_speed(model: Path, data: Path, repeats: int) -> tuple[int, dict[str, Any]]:
+    """Speed of padded batches (before) and per-window scoring (after) on the realistic mix."""
+    mix = build_input_mix(read_texts(data))
+    speed: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="khmer-civic-bench-") as tmp:
+        dirs = {b: variant_dir(model, Path(tmp), b, b) for b in ("padded", "per_window")}
+        for threads in (1, 2):
+            systems = {}
+            for batching, name in (("padded", "dynamic-padded"), ("per_window", "dynamic-per-window")):
+                clf = CivicClassifier.load(dirs[batching], intra_op_threads=threads)
+                systems[name] = lambda c=clf: c.predict(mix)
+            speed[f"{threads} thread(s)"] = interleaved_speed(systems, len(mix), repeats)
+            print(threads, speed[f"{threads} thread(s)"], flush=True)
+    return len(mix), speed
+
+
+def rerun_speed(args: argparse.Namespace) -> None:
+    path = args.out or RESULTS_DIR / "batch_invariance.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload["mix_texts"], payload["speed_on_mix"] = mix_speed(args.model, args.data, args.repeats)
+    payload["speed_machine"] = machine_info()
+    write_results("batch_invariance", payload, path)
+    print(render(payload))
 
 
 def render(payload: dict[str, Any]) -> str:

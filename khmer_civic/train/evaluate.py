@@ -326,6 +326,14 @@ def write_report(
     return paths
 
 
+_BATCHING_NOTE = {
+    "per_window": "Each window is scored alone (batching `per_window`): a text gets the same scores whatever "
+    "else is labelled with it, in whatever batch size or order.",
+    "padded": "Windows are scored in length-sorted padded batches (batching `padded`); each row is scored "
+    "independently of the others in its batch.",
+}
+
+
 def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, description: str | None = None) -> Path:
     """Fill MODEL_CARD.md in ``model_dir`` from its config.json and ``metrics`` (metrics.json).
 
@@ -361,6 +369,8 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
         f"Texts are normalised (normaliser version {config.normalizer_version}) and cut into windows of "
         f"{config.max_length} tokens (stride {config.window_stride}); long texts take the maximum probability "
         "over windows for topics and calls to action, the length-weighted mean for sentiment.",
+        "",
+        _BATCHING_NOTE.get(config.batching, ""),
         "",
     ]
     training = metrics.get("training") or {}

@@ -36,8 +36,9 @@ def shingles(key: str, size: int = SHINGLE_SIZE) -> frozenset[str]:
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     """|a ∩ b| / |a ∪ b| (0 for two empty sets)."""
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+    shared = len(a & b)
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0
 
 
 class NearDuplicateIndex:
@@ -75,7 +76,10 @@ class NearDuplicateIndex:
                 if doc in seen:
                     continue
                 seen.add(doc)
-                if jaccard(grams, self._grams[doc]) >= self.threshold:
+                other = self._grams[doc]
+                if min(len(grams), len(other)) < self.threshold * max(len(grams), len(other)):
+                    continue  # sizes too far apart for the threshold
+                if jaccard(grams, other) >= self.threshold:
                     return True
         return False
 

@@ -1,8 +1,9 @@
 """The project's annotation data files.
 
-Covers training/data/annotations/*.jsonl, the second-pass files training/data/agreement/pass2_*.jsonl,
-training/data/annotated.jsonl and training/data/splits/{train,dev,test}.jsonl. Every one of them is
-part of the repository: a missing file fails. Nothing outside the repository is read.
+Covers training/data/annotations/*.jsonl (cta_type overlays included), the second-pass files
+training/data/agreement/pass2_*.jsonl, the adjudication decisions, training/data/annotated.jsonl,
+training/data/splits/{train,dev,test}.jsonl and splits/round1_ids.json. Every one of them is part of
+the repository: a missing file fails. Nothing outside the repository is read.
 """
 
 from __future__ import annotations
@@ -22,11 +23,23 @@ DATA = ROOT / "training" / "data"
 SPLITS = ("train", "dev", "test")
 ANNOTATION_FILES = sorted((DATA / "annotations").glob("*.jsonl"))
 PASS2_FILES = sorted((DATA / "agreement").glob("pass2_*.jsonl"))
+ADJUDICATION_FILES = sorted((DATA / "agreement").glob("adjudication*.jsonl"))
 ANNOTATED = DATA / "annotated.jsonl"
 SPLIT_FILES = {name: DATA / "splits" / f"{name}.jsonl" for name in SPLITS}
+ROUND1_IDS = DATA / "splits" / "round1_ids.json"
+# sha256 of each round-1 split's sorted ids, one a line (make_splits.ids_digest): the round-1 splits the
+# shipped model was trained and tested on. round1_ids.json must keep exactly these, so that old and new
+# models compare on the same round-1 test split.
+ROUND1_DIGESTS = {
+    "train": "e763c0885d93873fe65eb226c599ea46c8d5e674e53e08af30e1773bec925d7e",
+    "dev": "93687876b86ac4acb224e36f0da40da94584139ccf7381a40b223ab8939602d4",
+    "test": "835144c35e3b5ea66f3b41bea2e982f7f118b25abb7f031a664e35b7c567babf",
+}
 
 
 annolib = load_tool("annolib")
+adjudicate = load_tool("adjudicate")
+make_splits = load_tool("make_splits")
 
 
 def _require(*paths: Path) -> None:
@@ -57,6 +70,51 @@ def test_annotation_ids_are_unique_across_files() -> None:
 @pytest.mark.parametrize("path", PASS2_FILES, ids=[p.name for p in PASS2_FILES])
 def test_second_pass_file_has_valid_labels(path: Path) -> None:
     _assert_valid([path], labels_only=True)
+
+
+def test_overlays_are_recognised() -> None:
+    overlays = [p for p in ANNOTATION_FILES if annolib.is_overlay_file(p)]
+    assert overlays, "the round-1 cta_type overlays (annotations/cta_type_r1_*.jsonl) are missing"
+    result = _assert_valid(overlays)
+    assert result.overlays and not result.records
+
+
+@pytest.mark.parametrize("path", ADJUDICATION_FILES, ids=[p.name for p in ADJUDICATION_FILES])
+def test_adjudication_decisions_are_valid(path: Path) -> None:
+    assert adjudicate.read_decisions([path])
+
+
+def _merge_inputs() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    records = [r.record for r in annolib.load_records(ANNOTATION_FILES)]
+    overlays = {k: v.record for k, v in annolib.load_overlays(ANNOTATION_FILES).items()}
+    decisions = {k: v.record for k, v in adjudicate.read_decisions(ADJUDICATION_FILES).items()}
+    return records, decisions, overlays
+
+
+def test_annotated_set_is_exactly_the_merge_of_its_inputs() -> None:
+    _require(ANNOTATED)
+    records, decisions, overlays = _merge_inputs()
+    merged = adjudicate.merge(records, decisions, overlays)  # raises on an overlay for a text that is not a call to action
+    on_disk = _records(ANNOTATED)
+    assert [r["id"] for r in on_disk] == [r["id"] for r in merged], "annotated.jsonl is out of date (rerun adjudicate.py)"
+    stale = [a["id"] for a, b in zip(on_disk, merged) if a != b]
+    assert not stale, f"annotated.jsonl differs from the merge of its inputs (rerun adjudicate.py): {stale[:5]}"
+
+
+def test_annotated_records_carry_cta_type_where_call_to_action_is_judged() -> None:
+    records = _records(ANNOTATED)
+    missing_field = [r["id"] for r in records if "cta_type" not in r]
+    assert not missing_field, f"adjudicate.py writes cta_type on every record: {missing_field[:5]}"
+    assert all(r["cta_type"] == [] for r in records if r["call_to_action"] is False)
+    _require(ROUND1_IDS)
+    round1 = {i for ids in json.loads(ROUND1_IDS.read_text(encoding="utf-8")).values() for i in ids}
+    untyped = [r["id"] for r in records if r["id"] in round1 and r["call_to_action"] is True and not r["cta_type"]]
+    assert not untyped, f"round-1 calls to action without cta_type: {untyped[:5]}"
+
+
+def test_every_record_has_a_known_genre() -> None:
+    unknown = sorted({str(r.get("source")) for r in _records(ANNOTATED) if annolib.genre_of(r) == "other"})
+    assert not unknown, f"sources with no genre (add them to annolib.SOURCE_GENRES): {unknown[:5]}"
 
 
 def test_annotated_set_is_valid_and_matches_the_annotations() -> None:
@@ -103,8 +161,53 @@ def test_splits_are_disjoint_and_complete() -> None:
     assert not clashes, f"the same normalised text in two splits: {clashes[:5]}"
     assert {r["provenance"] for r in splits["test"]} >= {"corpus", "authored"}
     if ANNOTATED.is_file():
+        excluded = {e["id"] for e in _manifest().get("excluded", [])}
         in_splits = sorted(r["id"] for records in splits.values() for r in records)
-        assert in_splits == sorted(r["id"] for r in _records(ANNOTATED)), "splits are out of date (rerun make_splits.py)"
+        expected = sorted(r["id"] for r in _records(ANNOTATED) if r["id"] not in excluded)
+        assert in_splits == expected, "splits are out of date (rerun make_splits.py)"
+
+
+def _manifest() -> dict[str, Any]:
+    path = DATA / "splits" / "manifest.json"
+    _require(path)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_split_records_carry_the_final_labels() -> None:
+    final = {r["id"]: r for r in _records(ANNOTATED)}
+    stale = []
+    for name, records in _split_records().items():
+        for r in records:
+            f = final.get(r["id"])
+            tasks = [t for t in (*annolib.TASK_FIELDS, "cta_type") if t in r]  # split files may predate cta_type
+            if f is None or r["text"] != f["text"] or any(r[t] != f.get(t) for t in tasks):
+                stale.append((name, r["id"]))
+    assert not stale, f"split records whose labels differ from annotated.jsonl (rerun make_splits.py): {stale[:5]}"
+
+
+def test_no_article_spans_two_splits() -> None:
+    split_of_doc: dict[str, str] = {}
+    crossing = []
+    for name, records in _split_records().items():
+        for r in records:
+            doc = annolib.doc_id_of(r)
+            if doc is not None and split_of_doc.setdefault(doc, name) != name:
+                crossing.append((doc, split_of_doc[doc], name))
+    assert not crossing, f"paragraphs of one article in two splits: {crossing[:5]}"
+
+
+def test_round1_splits_are_unchanged() -> None:
+    _require(ROUND1_IDS)
+    round1 = json.loads(ROUND1_IDS.read_text(encoding="utf-8"))
+    assert {name: make_splits.ids_digest(round1[name]) for name in SPLITS} == ROUND1_DIGESTS, (
+        "splits/round1_ids.json no longer lists the round-1 splits"
+    )
+    splits = {name: {r["id"] for r in records} for name, records in _split_records().items()}
+    for name in SPLITS:
+        moved = sorted(set(round1[name]) - splits[name])
+        assert not moved, f"round-1 {name} texts no longer in {name}: {moved[:5]} (make_splits.py --keep {ROUND1_IDS.name})"
+    new_in_test = splits["test"] - set(round1["test"])
+    assert not new_in_test & (set(round1["train"]) | set(round1["dev"]))
 
 
 def test_near_duplicates_stay_in_one_split() -> None:
@@ -122,7 +225,26 @@ def test_near_duplicates_stay_in_one_split() -> None:
 
 def test_split_manifest_matches_the_split_files() -> None:
     splits = _split_records()
-    manifest_path = DATA / "splits" / "manifest.json"
-    _require(manifest_path)
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _manifest()
     assert manifest["split_records"] == {name: len(v) for name, v in splits.items()}
+    if "kept" in manifest:  # made with --keep: the kept ids are the round-1 ones
+        assert manifest["kept"]["ids_sha256"] == ROUND1_DIGESTS
+
+
+def test_make_splits_reproduces_the_split_files() -> None:
+    """make_splits.py, run on annotated.jsonl with the manifest's settings and the round-1 ids kept,
+    gives exactly the committed splits (so they can be remade for round 2 without moving round 1)."""
+    manifest = _manifest()
+    target = manifest.get("test_news_web", {})
+    splits, _ = make_splits.make_splits(
+        _records(ANNOTATED),
+        manifest["seed"],
+        manifest["fractions"],
+        manifest["near_duplicate"]["jaccard"],
+        kept=make_splits.read_kept_ids(ROUND1_IDS),
+        test_news_web=target.get("target", make_splits.TEST_NEWS_WEB_TARGET),
+        max_test_share=target.get("max_test_share", make_splits.MAX_TEST_SHARE),
+    )
+    on_disk = _split_records()
+    for name in SPLITS:
+        assert [r["id"] for r in splits[name]] == [r["id"] for r in on_disk[name]], name

@@ -525,12 +525,14 @@ def load_overlays(paths: Sequence[str | Path]) -> dict[str, LocatedRecord]:
 
 
 def with_field_after(record: Mapping[str, Any], key: str, value: Any, after: str = "call_to_action") -> dict[str, Any]:
-    """A copy of ``record`` with ``key`` set to ``value``: in place when the record has the key,
-    else right after ``after`` (at the end when ``after`` is missing). Other keys keep their order."""
-    if key in record or after not in record:
+    """A copy of ``record`` with ``key`` set to ``value`` right after ``after`` (moved there if the
+    record has it elsewhere; at the end when ``after`` is missing). Other keys keep their order."""
+    if after not in record:
         return {**record, key: value}
     out: dict[str, Any] = {}
     for k, v in record.items():
+        if k == key:
+            continue
         out[k] = v
         if k == after:
             out[key] = value

@@ -19,7 +19,7 @@ import numpy as np
 
 from khmer_civic.annotation.near_duplicates import NearDuplicateIndex
 from khmer_civic.annotation.select import Pool
-from khmer_civic.io.columns import find_text_column
+from khmer_civic.io.columns import find_text_column, guess_text_column
 from khmer_civic.io.errors import MissingColumnError, TableError
 from khmer_civic.io.readers import SourceRow, open_table
 from khmer_civic.model.classifier import CivicClassifier
@@ -56,19 +56,23 @@ class PoolReport:
     columns: list[str] = field(default_factory=list)
 
 
-def annotated_index(paths: Iterable[Path], threshold: float) -> NearDuplicateIndex:
+def annotated_index(paths: Iterable[Path], threshold: float) -> tuple[NearDuplicateIndex, list[Path]]:
     """A near-duplicate index of the texts of already-annotated files (any table format; the text
-    column is ``text``, or found by name as ``label`` finds it)."""
+    column is ``text``, else found by name as ``label`` finds it), and the files without a text
+    column (labels-only files, such as a second pass or cta_type additions), which add nothing."""
     index = NearDuplicateIndex(threshold)
+    without_text: list[Path] = []
     for path in paths:
         with open_table(path) as reader:
-            requested = "text" if "text" in reader.columns else None
-            column = find_text_column(reader.columns, requested, source=str(path)).name
+            column = "text" if "text" in reader.columns else guess_text_column(reader.columns)
+            if column is None:
+                without_text.append(path)
+                continue
             for row in reader.rows():
                 value = row.values.get(column)
                 if isinstance(value, str):
                     index.add(value)
-    return index
+    return index, without_text
 
 
 def _columns(source: PoolSource, columns: Sequence[str], report: PoolReport) -> tuple[str, str | None]:

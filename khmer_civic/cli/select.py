@@ -72,7 +72,12 @@ def select(
         raise UsageProblem(str(exc)) from None
     classifier = _classifier(model_path, threads)
     source = PoolSource(input_path, text_column, id_column, tuple(dict.fromkeys(q.field for q in parsed)), sheet)
-    index = annotated_index(annotated, settings.near_duplicate_jaccard) if annotated else None
+    index = None
+    if annotated:
+        index, without_text = annotated_index(annotated, settings.near_duplicate_jaccard)
+        if without_text:
+            names = ", ".join(path.name for path in without_text)
+            notify(f"note: {len(without_text)} --annotated file(s) have no text column (labels only): {names}")
     if not classifier.has_embeddings:
         notify("note: the model has no embedding output: diversity is measured on its scores instead")
     read = functools.partial(read_pool, source, classifier, annotated=index, batch_size=batch_size)

@@ -100,7 +100,10 @@ def test_select_writes_the_batch_and_the_label_studio_files(
     dump: Path, annotated: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     out, tasks = tmp_path / "batch.csv", tmp_path / "ls" / "tasks.json"
-    extra = ["--n", 20, "--random-share", 0.25, "--annotated", annotated, "--quota", "genre=web:8", "--seed", 3]
+    labels_only = tmp_path / "cta_type_extra.jsonl"
+    labels_only.write_text('{"id": "old0", "cta_type": ["engage"]}\n', encoding="utf-8")
+    extra = ["--n", 20, "--random-share", 0.25, "--annotated", annotated, labels_only, "--quota", "genre=web:8"]
+    extra += ["--seed", 3]
     result = run(*select_args(dump, out, model_dir, *extra, "--label-studio", tasks, "--with-suggestions"))
     assert result.exit_code == 0, result.output
     rows = read_batch(out)
@@ -111,6 +114,7 @@ def test_select_writes_the_batch_and_the_label_studio_files(
     assert sum(r["genre"] == "web" for r in rows) >= 8
     assert not {"d000", "d001", "d002", "d-empty"} & {r["id"] for r in rows}  # near-copies of annotated texts
     assert "near_duplicate_of_annotated 3" in result.stderr and "quota genre=web" in result.stderr
+    assert "have no text column (labels only): cta_type_extra.jsonl" in result.stderr
     ls_tasks = json.loads(tasks.read_text(encoding="utf-8"))
     assert [t["data"]["id"] for t in ls_tasks] == [r["id"] for r in rows]
     assert ls_tasks[0]["data"]["source"] == f"dump.csv#{rows[0]['id']}" and "selection" not in ls_tasks[0]["data"]

@@ -17,6 +17,7 @@ dropped task needs no code change.
       "window_stride": 96,                # tokens between window starts for long texts
       "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
       "batching": "per_window",           # optional; or "padded" (see khmer_civic.model.runtime)
+      "embedding_output": "pooled",       # optional: the output holding the pooled text embedding
       "tasks": [
         {"name": "topics", "type": "multi_label",
          "labels": ["education", "health", "local_administration"],
@@ -32,7 +33,10 @@ dropped task needs no code change.
 
 The ONNX graph takes ``input_ids`` and ``attention_mask`` (int64, ``[batch, seq]``) and has one
 float output per task, named by ``output``: ``[batch, len(labels)]`` logits for
-``multi_label`` and ``single_label`` tasks, ``[batch, 1]`` for ``binary`` tasks.
+``multi_label`` and ``single_label`` tasks, ``[batch, 1]`` for ``binary`` tasks. When config.json
+names an ``embedding_output``, the graph also outputs each window's mean-pooled encoder state
+(``[batch, hidden]``, what the task heads read; ``CivicClassifier.embed``); models exported before
+it have none and work as before, except ``embed``.
 
 Task types:
 

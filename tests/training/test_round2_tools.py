@@ -532,6 +532,9 @@ def test_counts_and_targets(tmp_path: Path) -> None:
     batches = tmp_path / "batches"
     batches.mkdir()
     write(batches / "r2_01.jsonl", [{"id": "nw-2-p0", "cue": "random"}, {"id": "ow-3", "cue": "model:health"}])
+    (batches / "round2.csv").write_text(  # a khmer-civic select batch
+        "id,text,selection,selection_quota\nnw-1-p1,x,random,\nnw-1-p0,y,uncertain,genre=news\n", encoding="utf-8"
+    )
     out_json = tmp_path / "counts.json"
     assert counts.main(["--data", str(data), "--splits", str(splits), "--round1", str(round1), "--batches",
                         str(batches), "--json", str(out_json)]) == 0
@@ -539,7 +542,7 @@ def test_counts_and_targets(tmp_path: Path) -> None:
     news_new = figures["new"]["news"]
     assert news_new["all"]["texts"] == 3 and news_new["train"]["texts"] == 2 and news_new["test"]["texts"] == 1
     assert news_new["all"]["call_to_action"] == 2 and news_new["all"]["relayed"] == 1
-    assert news_new["all"]["random"] == 1 and news_new["test"]["random"] == 1
+    assert news_new["all"]["random"] == 2 and news_new["test"]["random"] == 1 and news_new["train"]["random"] == 1
     assert news_new["all"]["cta_type"]["comply"] == 1 and news_new["all"]["cta_type"]["use_service"] == 1
     assert figures["new"]["web"]["all"]["cta_without_type"] == 1
     assert "authored_post" in figures["new"] and "textbook" not in figures["new"]  # r1-1 is not new
@@ -624,6 +627,6 @@ def test_pool_records_follow_the_agreed_format(tmp_path: Path) -> None:
     assert rows[1]["source"] == "news:42:p3" and rows[1]["url"] == article["url"]
     assert rows[1]["text"] == "ប្រជាពលរដ្ឋ​ត្រូវ​ចាក់វ៉ាក់សាំង​នៅមណ្ឌលសុខភាព"  # zero-width spaces kept
     assert rows[2]["text"] == "ក្នុងការលេងកីឡាតែងតែមាន Bella ranee"
-    assert [annolib.genre_of(r) for r in rows] == ["news", "news", "web"]
+    assert [annolib.genre_of(r) for r in rows] == [r["genre"] for r in rows] == ["news", "news", "web"]
     labelled = [{**r, "topics": [], "sentiment": "neutral", "call_to_action": False} for r in rows]
     assert annolib.validate_files([write(tmp_path / "labelled.jsonl", labelled)]).ok

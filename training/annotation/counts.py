@@ -8,7 +8,8 @@
 
 Prints, per genre (annolib.genre_of) and split, the number of texts, calls to action (and the
 appeals relayed by news, where ``relayed_appeal`` is marked), local_administration, education,
-health, negative, positive, the random-sample texts (``cue: "random"`` in their batch or
+health, negative, positive, the random-sample texts (``cue: "random"`` or, in a
+``khmer-civic select`` batch, ``selection: random``, in their batch file (.jsonl, .csv, .tsv) or
 record) and each cta_type label: once for the new texts (every id not in ``--round1``) and once
 for all texts. Then the issue's targets, each with the figure reached and whether it is met:
 
@@ -29,6 +30,7 @@ makes an unmet target an error.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from collections import Counter
@@ -104,12 +106,22 @@ def count_row(records: Iterable[Mapping[str, Any]], random_ids: set[str]) -> dic
     }
 
 
+def _is_random(row: Mapping[str, Any]) -> bool:
+    return row.get("cue") == RANDOM_CUE or row.get("selection") == RANDOM_CUE
+
+
 def random_sample_ids(records: Iterable[Mapping[str, Any]], batches: Path | None) -> set[str]:
-    """Ids drawn as plain random texts: ``cue: "random"`` on the record or in a batch file."""
-    ids = {str(r.get("id")) for r in records if r.get("cue") == RANDOM_CUE}
+    """Ids drawn as plain random texts: ``cue: "random"`` (sample_candidates.py) or ``selection:
+    random`` (khmer-civic select) on the record or in a batch file (.jsonl, .csv or .tsv)."""
+    ids = {str(r.get("id")) for r in records if _is_random(r)}
     if batches is not None and batches.is_dir():
-        for path in sorted(batches.glob("*.jsonl")):
-            ids.update(item.id for item in read_jsonl(path) if item.record.get("cue") == RANDOM_CUE)
+        for path in sorted(batches.iterdir()):
+            if path.suffix == ".jsonl":
+                ids.update(item.id for item in read_jsonl(path) if _is_random(item.record))
+            elif path.suffix in (".csv", ".tsv"):
+                with path.open(encoding="utf-8-sig", newline="") as handle:
+                    reader = csv.DictReader(handle, delimiter="," if path.suffix == ".csv" else "\t")
+                    ids.update(str(row.get("id")) for row in reader if _is_random(row))
     return ids
 
 

@@ -7,11 +7,13 @@ format of training/data/README.md ("Record format for news and web texts").
   ``text`` split on line feeds; paragraph index = position in that split, from 0, so it can be
   found again), surrounding whitespace stripped and nothing else changed (publishers' zero-width
   spaces kept): ``{"id": "nw-<docId>-p<index>", "text", "source": "news:<docId>:p<index>",
-  "url", "category", "provenance": "corpus"}``. A paragraph repeated in its article (a headline
+  "url", "category", "provenance": "corpus", "genre": "news"}``. A paragraph repeated in its article (a headline
   printed twice) is written once, at its first index.
 - Web (``oscar_web_lines.txt``): one record per line, the CRF word segmentation undone (a space
   between two Khmer characters removed, other runs of spaces made one): ``{"id": "ow-<line>",
-  "text", "source": "oscar_web_lines", "provenance": "corpus"}`` (lines counted from 1).
+  "text", "source": "oscar_web_lines", "provenance": "corpus", "genre": "web"}`` (lines counted from 1).
+- ``genre`` is annolib.genre_of of the record, a column ``khmer-civic select --quota genre=news:N``
+  can stratify on (the tools themselves always derive the genre with genre_of).
 - Lines and paragraphs the classifier would not label, or with fewer than ``--min-khmer`` Khmer
   characters (headings, bylines, captions), are left out.
 
@@ -30,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from annolib import is_labelable, validate_files, write_jsonl
+from annolib import genre_of, is_labelable, validate_files, write_jsonl
 
 NEWS_FILE = "news_2019_articles.jsonl"
 WEB_FILE = "oscar_web_lines.txt"
@@ -71,6 +73,7 @@ def news_records(path: Path, min_khmer: int = MIN_KHMER) -> Iterator[dict[str, A
                     "url": article.get("url"),
                     "category": article.get("category"),
                     "provenance": "corpus",
+                    "genre": "news",
                 }
 
 
@@ -80,7 +83,9 @@ def web_records(path: Path, min_khmer: int = MIN_KHMER) -> Iterator[dict[str, An
         for number, line in enumerate(handle, start=1):
             text = desegment(line)
             if _keep(text, min_khmer):
-                yield {"id": f"ow-{number}", "text": text, "source": "oscar_web_lines", "provenance": "corpus"}
+                yield {
+                    "id": f"ow-{number}", "text": text, "source": "oscar_web_lines", "provenance": "corpus", "genre": "web",
+                }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     news = len(records)
     if not args.no_web:
         records += web_records(args.corpora / WEB_FILE, args.min_khmer)
+    assert all(genre_of(r) == r["genre"] for r in records)  # the column agrees with the one mapping
     count = write_jsonl(args.out, records)
     # The pool has no labels yet: check the id, source and url formats only.
     problems = [p for p in validate_files([args.out], labels_only=True).problems if "missing field" not in p.message]

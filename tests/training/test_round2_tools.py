@@ -604,8 +604,9 @@ def test_data_card_reports_genres_cta_type_and_news_licence(tmp_path: Path) -> N
     assert "paragraph-size excerpts" in card and "URL" in card
     assert "| all | 3 | 0 | 1 (33.3%) |" in card  # cta_type: 3 calls to action, engage 1 of 3
     assert "oscar_web_lines**" in card and "not in the data yet" in card  # web licence still stated
-    without_news = data_card.render(rows[:2], "x", None, None, None, {})
+    without_news = data_card.render(rows[:2], "x", None, None, None, {}, {"C1": 2, "C2": 1})
     assert "No news or web text yet" in without_news
+    assert "3 calls to action typed in a separate pass" in without_news and "by C1 (2), C2 (1)" in without_news
 
 
 # ---------------------------------------------------------------- the news/web pool

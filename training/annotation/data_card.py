@@ -35,6 +35,7 @@ from annolib import (
     DataValidationError,
     genre_of,
     is_labelable,
+    load_overlays,
     load_records,
     read_jsonl,
 )
@@ -173,8 +174,10 @@ def render(
     splits: Mapping[str, Sequence[Mapping[str, Any]]] | None,
     agreement: Mapping[str, Any] | None,
     cues: Mapping[str, str],
+    cta_type_annotators: Mapping[str, int] | None = None,
 ) -> str:
-    """The data card as Markdown."""
+    """The data card as Markdown. ``cta_type_annotators``: lines per annotator of the cta_type
+    overlay files (round-1 texts typed in a separate pass)."""
     n = len(data)
     by_prov: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     by_source: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -284,6 +287,13 @@ def render(
         )
     else:
         out.append("- Second-pass agreement: not computed yet.")
+    if cta_type_annotators:
+        out.append(
+            f"- cta_type of the texts annotated before it existed: {sum(cta_type_annotators.values())} calls to action "
+            "typed in a separate pass (overlay files `annotations/cta_type_*.jsonl`, merged by id) by "
+            + ", ".join(f"{a} ({c})" for a, c in sorted(cta_type_annotators.items()))
+            + ", from GUIDELINES.md section 3b; hard cases are in `notes/C*.md`."
+        )
     out.append(
         f"- Adjudicated records (final labels decided after a disagreement): {len(adjudicated)}; they carry "
         "`adjudicated: true`, the reason and the first-pass labels."
@@ -506,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         data = [r.record for r in load_records([args.data])]
         annotations = [r.record for r in load_records(args.annotations)] if args.annotations else None
+        overlays = load_overlays(args.annotations) if args.annotations else {}
         splits = read_split_files(args.splits, data)
         cues = read_cues(args.batches)
     except DataValidationError as exc:
@@ -514,7 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     agreement = None
     if args.agreement and args.agreement.is_file():
         agreement = json.loads(args.agreement.read_text(encoding="utf-8"))
-    card = render(data, str(args.data), annotations, splits, agreement, cues)
+    typed_by = Counter(str(o.record.get("annotator")) for o in overlays.values())
+    card = render(data, str(args.data), annotations, splits, agreement, cues, typed_by)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(card, encoding="utf-8")
     print(f"wrote {args.out} ({len(data)} records)")

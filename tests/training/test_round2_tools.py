@@ -141,9 +141,12 @@ def test_news_and_web_record_formats(tmp_path: Path) -> None:
         record("ow-x", "គេហទំព័រ", source="oscar_web_lines"),  # web id
         record("ow-9", "គេហទំព័រ", source="oscar_web_lines:9"),  # web source
         news("8", 2, "ព័ត៌មាន", url="not a url"),
+        news("9", 4, "ព័ត៌មាន", docId="9", paragraph="4", genre="news"),  # fine: fields of a CSV dump
+        news("9", 5, "ព័ត៌មាន", paragraph=6),  # paragraph field disagrees
     ]
     found = messages(annolib.validate_files([write(tmp_path / "r2.jsonl", rows)]))
-    assert set(found) == {3, 4, 5, 6, 7, 8, 9, 10}, found
+    assert set(found) == {3, 4, 5, 6, 7, 8, 9, 10, 12}, found
+    assert any("'paragraph'" in m for m in found[12])
     assert any("'url'" in m for m in found[3])
     assert any("expected 'nw-1-p3'" in m for m in found[4])
     assert any("news:<docId>:p<paragraph index>" in m for m in found[5])

@@ -12,8 +12,9 @@ a ``single_label`` task a required single choice (sentiment); a ``binary`` task 
 
 **In.** :func:`read_export` reads Label Studio's JSON export (a list of tasks, each with
 ``annotations``, or ``completions`` in old versions) into LABELS.md records: ``id``, ``text``,
-the tasks, ``source`` and ``provenance`` from the task data, ``annotator`` from the annotation's
-``completed_by`` (its e-mail when the export has it, else ``created_username``, else the user id).
+the tasks, ``source`` and ``provenance`` and the task data's other fields (``url``, ``docId``,
+``genre`` ... of the dump), then ``annotator`` from the annotation's ``completed_by`` (its e-mail
+when the export has it, else ``created_username``, else the user id).
 
 - An unticked ``multi_label`` group is the empty list (no topic). An unanswered single or binary
   choice is ``null`` (not judged; the config makes them required).
@@ -138,13 +139,19 @@ def label_studio_tasks(
     """Batch rows (:mod:`khmer_civic.annotation.batch`) as Label Studio tasks.
 
     ``data`` holds the row's id, text, ``source`` (the input's column, else ``default_source``
-    and the row's id), ``provenance`` (the input's, else ``corpus``) and its other input columns,
-    not why it was picked; with ``suggestions`` the row's ``suggested_*`` labels become a prediction.
+    and the row's id), ``provenance`` (the input's, else ``corpus``) and its other input columns
+    that have a value, not why it was picked; with ``suggestions`` the row's ``suggested_*`` labels
+    become a prediction.
     """
     tasks = []
     for row in rows:
-        # why a text was picked stays out: Label Studio shows task data to annotators
-        data = {k: v for k, v in row.items() if not k.startswith(("suggested_", "uncertainty_", "selection"))}
+        # why a text was picked stays out (Label Studio shows task data to annotators), and so do
+        # missing values (a JSONL dump's web lines have no url: null, not a url, is "no url")
+        data = {
+            k: v
+            for k, v in row.items()
+            if not k.startswith(("suggested_", "uncertainty_", "selection")) and v is not None and v != ""
+        }
         data["source"] = row.get("source") or f"{default_source}#{row['id']}"
         data["provenance"] = row.get("provenance") or "corpus"
         task: dict[str, Any] = {"data": data}
@@ -260,6 +267,8 @@ def _record(data: Mapping[str, Any], text_id: str, chosen: dict[str, list[str]],
                 record[task.name] = None
     record["source"] = data.get("source")
     record["provenance"] = data.get("provenance") or "corpus"
+    others = {k: v for k, v in data.items() if k not in record and k != "annotator" and v is not None}
+    record.update(others)  # url, docId, genre ... of the dump
     return record
 
 

@@ -67,7 +67,8 @@ def test_config_follows_the_model_tasks() -> None:
 
 def test_tasks_carry_id_text_source_provenance_but_not_why_a_text_was_picked() -> None:
     rows = [
-        {"id": "a", "text": "t", "url": "u", "selection": "random", "selection_score": 0.5, "uncertainty_topics": 0.1,
+        {"id": "a", "text": "t", "url": "u", "category": None, "genre": "", "selection": "random", "selection_score": 0.5,
+         "uncertainty_topics": 0.1,
          "suggested_topics": ["health"], "suggested_sentiment": "negative", "suggested_call_to_action": True},
         {"id": "b", "text": "t2", "source": "news:1#2", "provenance": "corpus", "selection": "uncertain",
          "suggested_topics": [], "suggested_sentiment": "neutral", "suggested_call_to_action": False},
@@ -88,7 +89,8 @@ def test_export_becomes_records(tmp_path: Path) -> None:
     tasks = [
         task("a", annotation(choices("topics", "health", "education"), choices("sentiment", "negative"),
                              choices("call_to_action", "true"), choices("cta_type", "report", "engage"),
-                             user={"id": 3, "email": "sokha@example.org"}), source="news:9#1", provenance="corpus"),
+                             user={"id": 3, "email": "sokha@example.org"}), source="news:9:p1", provenance="corpus",
+             url="https://example.org/9", docId="9"),
         task("b", annotation(choices("sentiment", "neutral"), choices("call_to_action", "false"),
                              choices("cta_type", "vote"), user=4)),  # cta_type left over from a "true"
         task("c", annotation(choices("sentiment", "positive"), choices("call_to_action", "true"),
@@ -102,8 +104,8 @@ def test_export_becomes_records(tmp_path: Path) -> None:
     assert list(records) == ["a", "b", "c"]
     assert records["a"] == {
         "id": "a", "text": "text of a", "topics": ["education", "health"], "sentiment": "negative",
-        "call_to_action": True, "cta_type": ["engage", "report"], "source": "news:9#1", "provenance": "corpus",
-        "annotator": "sokha@example.org",
+        "call_to_action": True, "cta_type": ["engage", "report"], "source": "news:9:p1", "provenance": "corpus",
+        "url": "https://example.org/9", "docId": "9", "annotator": "sokha@example.org",
     }  # fmt: skip
     assert records["b"]["topics"] == [] and records["b"]["cta_type"] == [] and records["b"]["annotator"] == "4"
     assert records["b"]["call_to_action"] is False and records["b"]["provenance"] == "corpus"

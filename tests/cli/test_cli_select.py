@@ -210,8 +210,9 @@ def test_dump_to_select_to_label_studio_to_records_to_a_trained_model(
     assert "cancelled (skipped)" in result.stderr and "not annotated" in result.stderr
     records = [json.loads(line) for line in records_path.read_text(encoding="utf-8").splitlines()]
     assert len(records) == N_PICK - 2
-    assert set(records[0]) == {"id", "text", "topics", "sentiment", "call_to_action", "cta_type", "source",
-                               "provenance", "annotator"}  # fmt: skip
+    assert list(records[0]) == ["id", "text", "topics", "sentiment", "call_to_action", "cta_type", "source",
+                                "provenance", "genre", "annotator"]  # fmt: skip
+    assert records[0]["source"] == f"dump.csv#{records[0]['id']}"  # the dump has no source column
     assert all((r["cta_type"] == ["engage"]) == r["call_to_action"] for r in records)
     assert {r["annotator"] for r in records} == {"annotator@example.org"}
 

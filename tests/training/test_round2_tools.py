@@ -240,6 +240,23 @@ def test_overlays_and_decisions_give_the_final_cta_type() -> None:
     assert rows[0].get("cta_type") is None and "cta_type" not in rows[0]  # inputs untouched
 
 
+def test_decisions_set_and_remove_relayed_appeal() -> None:
+    rows = _first_pass()
+    rows[3]["relayed_appeal"] = True  # a-4: first pass marked it; the decision removes it
+    rows[5]["relayed_appeal"] = True  # a-6: the decision turns call_to_action false, so the mark goes
+    decisions = {
+        "a-4": {"id": "a-4", "relayed_appeal": False, "reason": "a company's appeal"},
+        "a-5": {"id": "a-5", "call_to_action": True, "cta_type": ["attend"], "relayed_appeal": True, "reason": "r"},
+        "a-6": {"id": "a-6", "call_to_action": False, "reason": "addressed to officials only"},
+    }
+    merged = {r["id"]: r for r in adjudicate.merge(rows, decisions)}
+    assert "relayed_appeal" not in merged["a-4"] and "relayed_appeal" not in merged["a-6"]
+    keys = list(merged["a-5"])
+    assert merged["a-5"]["relayed_appeal"] is True and keys[keys.index("cta_type") + 1] == "relayed_appeal"
+    with pytest.raises(adjudicate.MergeError, match="relayed appeal"):
+        adjudicate.merge(rows, {"a-2": {"id": "a-2", "relayed_appeal": True, "reason": "r"}})
+
+
 def test_overlays_only_add_the_cta_type_field() -> None:
     rows = _first_pass()[:3]
     decisions = {"a-2": {"id": "a-2", "sentiment": "negative", "reason": "an accident"}}

@@ -12,7 +12,9 @@ An adjudication file is JSON Lines, one decision per text::
     {"id": "au-posts-0026", "cta_type": ["use_service"], "reason": "booster at the health centre (3b step 3)"}
 
 Any of ``topics``, ``sentiment``, ``call_to_action`` and ``cta_type`` it gives replace the
-first-pass value (tasks it leaves out keep it); ``reason`` (a few words) is required;
+first-pass value (tasks it leaves out keep it); ``relayed_appeal`` (true or false) sets or removes
+that marker, which is also dropped from any text whose final call_to_action is not true;
+``reason`` (a few words) is required;
 ``adjudicator`` is optional. The output holds every first-pass record, in input order, with the
 final labels; an adjudicated record also carries ``adjudicated: true``, ``adjudication_reason``
 and its ``first_pass`` labels (topics, sentiment, call_to_action, and cta_type when the decision
@@ -62,7 +64,8 @@ from annolib import (
 )
 
 DECISION_TASKS: tuple[str, ...] = (*(t for t in TASK_FIELDS if t != CTA_TYPE), CTA_TYPE)
-DECISION_FIELDS = frozenset({"id", "reason", "adjudicator", *DECISION_TASKS})
+RELAYED_APPEAL = "relayed_appeal"  # a marker, not a task: a decision may set it (true) or remove it (false)
+DECISION_FIELDS = frozenset({"id", "reason", "adjudicator", RELAYED_APPEAL, *DECISION_TASKS})
 # A decision may give cta_type alone: the text's call_to_action then comes from the first pass.
 _CTA_FROM_FIRST_PASS = "but call_to_action was not judged"
 
@@ -90,8 +93,12 @@ def read_decisions(paths: Sequence[str | Path]) -> dict[str, LocatedRecord]:
         reason = data.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             problems.append(Problem(item.file, item.line, "a decision needs a short 'reason'"))
-        if not any(task in data for task in DECISION_TASKS):
-            problems.append(Problem(item.file, item.line, f"a decision must give at least one of {list(DECISION_TASKS)}"))
+        if not any(task in data for task in (*DECISION_TASKS, RELAYED_APPEAL)):
+            problems.append(
+                Problem(item.file, item.line, f"a decision must give at least one of {[*DECISION_TASKS, RELAYED_APPEAL]}")
+            )
+        if RELAYED_APPEAL in data and not isinstance(data[RELAYED_APPEAL], bool):
+            problems.append(Problem(item.file, item.line, f"{RELAYED_APPEAL} in a decision must be true or false"))
         if any(data.get(task) is None for task in DECISION_TASKS if task in data):
             problems.append(Problem(item.file, item.line, "a decision cannot set a judgement to null"))
         decisions.setdefault(item.id, item)
@@ -134,6 +141,15 @@ def _final_cta_type(
     return None, first, None
 
 
+def _final_relayed_appeal(record: Mapping[str, Any], decision: Mapping[str, Any] | None) -> bool:
+    """Whether the merged record keeps ``relayed_appeal: true``: the decision's word if it gives one,
+    else the first pass's; never on a text whose final call_to_action is not true."""
+    wanted = record.get(RELAYED_APPEAL) is True
+    if decision is not None and RELAYED_APPEAL in decision:
+        wanted = decision[RELAYED_APPEAL] is True
+    return wanted and record.get("call_to_action") is True
+
+
 def merge(
     records: Sequence[Mapping[str, Any]],
     decisions: Mapping[str, Mapping[str, Any]],
@@ -168,6 +184,12 @@ def merge(
         if problem:
             problems.append(problem)
         out = with_field_after(out, CTA_TYPE, final)
+        relayed = _final_relayed_appeal(out, decision)
+        out.pop(RELAYED_APPEAL, None)
+        if relayed:
+            out = with_field_after(out, RELAYED_APPEAL, True, after=CTA_TYPE)
+        elif decision is not None and decision.get(RELAYED_APPEAL) is True:
+            problems.append(f"{rid}: the decision marks a relayed appeal but call_to_action is not true")
         if decision is not None:
             out["first_pass"] = labels_of(record)
             if first is not None and first != final:

@@ -29,17 +29,9 @@ from messy_tables import (
 
 from khmer_civic.cli import options as cli_options  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
+from cli_helpers import one_error_line, run  # noqa: E402
 
 
-def run(*args: Any) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
-
-
-def one_error_line(result: Result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.fixture()

@@ -22,18 +22,10 @@ from messy_tables import TEXTS, read_output, write_csv  # noqa: E402
 
 from khmer_civic.cli import options as cli_options  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
+from cli_helpers import one_error_line as error_line  # noqa: E402
+from cli_helpers import run  # noqa: E402
 
 
-def run(*args: Any) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
-
-
-def error_line(result: Result) -> str:
-    """The one line on stderr of a failed command; no traceback."""
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 # ------------------------------------------------------------------------------ workers die with their parent

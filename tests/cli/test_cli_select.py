@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from tiny_model import build_tiny_model
 
 from khmer_civic.cli import cli
+from cli_helpers import one_error_line, run
 
 TOPIC_WORDS = {"education": ["សាលារៀន", "school"], "health": ["មន្ទីរពេទ្យ", "health"], "local_administration": ["ឃុំ"]}
 SENTIMENT_WORDS = {"negative": ["អាក្រក់", "bad"], "neutral": ["ប្រកាស", "notice"], "positive": ["ល្អណាស់", "good"]}
@@ -56,15 +57,6 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def run(*args: Any) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
-
-
-def one_error_line(result: Result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

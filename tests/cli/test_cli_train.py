@@ -22,6 +22,10 @@ transformers = pytest.importorskip("transformers")
 
 from khmer_civic.train import paths  # noqa: E402
 from khmer_civic.cli import cli  # noqa: E402
+from cli_helpers import one_error_line, run  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
+from train_fixtures import write_labels_csv  # noqa: E402
 
 TOPIC_WORDS = {
     "education": ["សាលារៀន", "គ្រូ", "school"],
@@ -62,32 +66,6 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-def write_csv(path: Path, records: list[dict[str, Any]]) -> Path:
-    """CSV cells as LABELS.md reads them: topics ``a;b`` (``[]`` for none), empty = not annotated."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
-        writer.writeheader()
-        for r in records:
-            row = dict(r)
-            row["topics"] = "" if r["topics"] is None else (";".join(r["topics"]) or "[]")
-            row["sentiment"] = r["sentiment"] or ""
-            row["call_to_action"] = "" if r["call_to_action"] is None else str(r["call_to_action"]).lower()
-            writer.writerow(row)
-    return path
-
-
-def run(*args: Any) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
-
-
-def one_error_line(result: Result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
-
-
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from train.train_fixtures import build_tiny_encoder
@@ -99,7 +77,7 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def data_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("annotations")
     records = annotations()
-    return [write_jsonl(root / "part1.jsonl", records[:24]), write_csv(root / "part2.csv", records[24:])]
+    return [write_jsonl(root / "part1.jsonl", records[:24]), write_labels_csv(root / "part2.csv", records[24:])]
 
 
 def train_args(data: list[Path], out: Path, encoder: Path, *extra: Any) -> list[Any]:

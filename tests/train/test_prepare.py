@@ -3,7 +3,6 @@ before training (no model is trained here)."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from train_fixtures import make_records, write_jsonl  # noqa: E402
+from train_fixtures import make_records, write_jsonl, write_labels_csv  # noqa: E402
 
 from khmer_civic.train import data as data_module  # noqa: E402
 from khmer_civic.train import paths  # noqa: E402
@@ -26,18 +25,6 @@ from khmer_civic.train.prepare import (  # noqa: E402
     resolve_base_model,
 )
 
-
-def _write_csv(path: Path, records: list[dict[str, Any]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
-        writer.writeheader()
-        for r in records:
-            row = dict(r)
-            row["topics"] = "" if r["topics"] is None else (";".join(r["topics"]) or "[]")
-            row["sentiment"] = r["sentiment"] or ""
-            row["call_to_action"] = "" if r["call_to_action"] is None else str(r["call_to_action"]).lower()
-            writer.writerow(row)
-    return path
 
 
 @pytest.fixture()
@@ -54,7 +41,7 @@ def encoder(tmp_path: Path) -> Path:
 def annotations(tmp_path: Path) -> list[Path]:
     records = make_records(60)
     records[5]["note"] = {"nested": ["kept", 2.5, None]}  # other fields travel into the split files
-    return [write_jsonl(tmp_path / "a.jsonl", records[:30]), _write_csv(tmp_path / "b.csv", records[30:])]
+    return [write_jsonl(tmp_path / "a.jsonl", records[:30]), write_labels_csv(tmp_path / "b.csv", records[30:])]
 
 
 def test_each_annotation_file_is_read_once_and_the_split_equals_its_files(

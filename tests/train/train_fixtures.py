@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,20 @@ def make_records(n: int, offset: int = 0, partial: bool = True) -> list[dict[str
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def write_labels_csv(path: Path, records: list[dict[str, Any]]) -> Path:
+    """CSV cells as LABELS.md reads them: topics ``a;b`` (``[]`` for none), empty = not annotated."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        for r in records:
+            row = dict(r)
+            row["topics"] = "" if r["topics"] is None else (";".join(r["topics"]) or "[]")
+            row["sentiment"] = r["sentiment"] or ""
+            row["call_to_action"] = "" if r["call_to_action"] is None else str(r["call_to_action"]).lower()
+            writer.writerow(row)
     return path
 
 

@@ -38,6 +38,7 @@ from khmer_civic.model.config import (
     load_config,
     read_json,
 )
+from khmer_civic.model.explain import Explanation, explanation, occlude, task_named
 from khmer_civic.model.manifest import MANIFEST_NAME, ManifestError, file_sha256, verify_manifest, write_manifest
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, check_batch_size, prepare_input
 from khmer_civic.model.runtime import (
@@ -46,7 +47,7 @@ from khmer_civic.model.runtime import (
     check_threads,
     create_session,
     decided_labels,
-    decisions,
+    schema_decisions,
 )
 from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import LabelStatus, ModelConfigError, ModelSchema, Prediction, TaskSpec
@@ -286,6 +287,9 @@ class CivicClassifier:
           (``thresholds`` in config.json, 0.5 when absent), in config order; may be empty.
         - ``single_label``: the most probable label (the first in config order on a tie).
         - ``binary``: ``True`` when p(true) >= the task's ``threshold``.
+        - a dependent ``multi_label`` task (``given`` in config.json, e.g. cta_type given
+          call_to_action true): as multi_label, plus at least its most probable label, where the
+          parent's decision holds; ``[]`` elsewhere (its scores are reported either way).
 
         Bad inputs never raise and never shift rows: ``None``, NaN, ``""`` and blank strings get
         status ``EMPTY``; non-strings (numbers, bytes ...) ``NOT_TEXT``; strings without a Khmer
@@ -307,7 +311,7 @@ class CivicClassifier:
         prepared = [prepare_input(value) for value in values]
         ok_rows = [row for row, (status, _) in enumerate(prepared) if status is LabelStatus.OK]
         probs = self._runner.probabilities([prepared[row][1] for row in ok_rows], batch_size)
-        decided = {} if scores_only else {task.name: decisions(probs[task.name], task) for task in self.schema.tasks}
+        decided = {} if scores_only else schema_decisions(probs, self.schema)
         position = {row: i for i, row in enumerate(ok_rows)}
         tasks = self.schema.tasks
         results: list[Any] = []
@@ -323,6 +327,21 @@ class CivicClassifier:
                 labels = {task.name: decided_labels(task, decided[task.name][i]) for task in tasks}
                 results.append(Prediction(labels, scores, LabelStatus.OK))
         return results[0] if single else results
+
+    # ------------------------------------------------------------------ explanations
+
+    def explain(self, text: object, task: str, label: str | None = None) -> Explanation:
+        """Which words made ``label`` of ``task`` (default: the predicted label; multi_label: the most
+        probable predicted label, or the most probable label when none is predicted).
+
+        Each word of the segmented, normalised text gets ``p(label | text) - p(label | text without
+        the word)``: positive supports the label. All leave-one-word-out variants are scored in one
+        call, long texts by windows (:mod:`khmer_civic.model.explain`). ``ValueError`` for an unknown
+        task or label, and :class:`~khmer_civic.model.explain.UnexplainableTextError` (a ``ValueError``
+        with the ``status``) for a text that cannot be labelled.
+        """
+        spec = task_named(self.schema, task)
+        return explanation(occlude(self._runner, text), spec, label)
 
     # ------------------------------------------------------------------ embeddings
 

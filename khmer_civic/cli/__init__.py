@@ -9,6 +9,8 @@
     khmer-civic info [--model DIR] [--json]                     # what a model predicts, its test scores
     khmer-civic select dump.csv -o batch.csv --label-studio tasks.json  # texts to annotate next
     khmer-civic import-labels export.json -o records.jsonl      # a Label Studio export as records
+    khmer-civic explain "TEXT" [--task sentiment] [--json]      # which words made the label
+    khmer-civic explain --input labelled.csv --task sentiment --label negative --top 20 -o words.csv
 
 Exit status: 0 done; 2 a problem to fix in the command, the files or the environment (unknown
 format, missing column, unreadable or truncated file, bad model directory, an output that cannot be
@@ -17,7 +19,7 @@ written: full disk, read-only folder; the training extra not installed), told in
 chunks are kept: rerun with ``--resume``).
 
 One module per command (:mod:`.label`, :mod:`.tokenize`, :mod:`.info`, :mod:`.train`,
-:mod:`.evaluate`, :mod:`.select`, :mod:`.import_labels`): argument parsing and messages; the work
+:mod:`.evaluate`, :mod:`.select`, :mod:`.import_labels`, :mod:`.explain`): argument parsing and messages; the work
 is done by the library. What they share is in :mod:`.common` (errors and exit statuses, notes,
 progress) and :mod:`.options` (the common options, ``--data a b``). ``train`` and ``evaluate``
 import ``khmer_civic.train`` inside their command functions only, so the other commands never
@@ -30,7 +32,7 @@ from __future__ import annotations
 import click
 
 from khmer_civic import __version__
-from khmer_civic.cli import evaluate, import_labels, info, label, select, tokenize, train
+from khmer_civic.cli import evaluate, explain, import_labels, info, label, select, tokenize, train
 
 __all__ = ["cli", "main"]
 
@@ -51,6 +53,7 @@ cli.add_command(train.train)
 cli.add_command(evaluate.evaluate)
 cli.add_command(select.select)
 cli.add_command(import_labels.import_labels)
+cli.add_command(explain.explain)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -38,7 +38,7 @@ from khmer_civic.model.config import (
     load_config,
     read_json,
 )
-from khmer_civic.model.explain import Explanation, explanation, occlude, task_named
+from khmer_civic.model.explain import Explanation, PushingWordsRun, explanation, occlude, pushing_words, task_named
 from khmer_civic.model.manifest import MANIFEST_NAME, ManifestError, file_sha256, verify_manifest, write_manifest
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, check_batch_size, prepare_input
 from khmer_civic.model.runtime import (
@@ -342,6 +342,20 @@ class CivicClassifier:
         """
         spec = task_named(self.schema, task)
         return explanation(occlude(self._runner, text), spec, label)
+
+    def pushing_words(
+        self,
+        texts: Iterable[object],
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        advance: Callable[[int], None] | None = None,
+    ) -> PushingWordsRun:
+        """Explain each text's predicted labels (of ``task``, default all; only ``label`` when given) and
+        count, per label, the texts where each word is among the top-3 positive contributors
+        (``.counts.table(top)``). Texts that cannot be labelled are skipped and counted by status;
+        ``advance(1)`` is called after each text."""
+        return pushing_words(self._runner, self.schema, texts, task=task, label=label, advance=advance)
 
     # ------------------------------------------------------------------ embeddings
 

@@ -9,7 +9,8 @@ most probable predicted label, or the most probable label when none is) is expla
 leave-one-word-out occlusion. Then two variants of the text are scored: without its 3 words of
 largest contribution, and without 3 words drawn at random (``random.Random(seed)``). The drop is
 ``p(label | text) - p(label | variant)``. Reported per task: mean drop for both, their ratio
-(top-3 / random; none when random deletions do not lower p on average), and the share of texts where the top-3 deletion dropped more.
+(top-3 / random; none when random deletions do not lower p on average), and the share of texts
+where the top-3 deletion dropped more.
 
 Cost. Median wall time of ``clf.explain(text, "sentiment")`` over ``--repeats`` calls, one
 onnxruntime thread, for a short comment (the test text closest to 20 tokens) and a long one (test
@@ -165,10 +166,8 @@ def render(payload: dict[str, Any]) -> str:
          fmt(c["predict_ms_median"], 1), fmt(c["other_cores"], 2)]
         for kind, c in payload["cost"].items()
     ]  # fmt: skip
-    cost_table = markdown_table(
-        ["comment", "tokens", "windows", "words", "explain (ms, median)", "predict (ms, median)", "cores taken by others"],
-        cost_rows,
-    )
+    header = ["comment", "tokens", "windows", "words", "explain (ms, median)", "predict (ms, median)", "other cores"]
+    cost_table = markdown_table(header, cost_rows)
     return table + "\n\n" + cost_table
 
 

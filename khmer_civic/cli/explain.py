@@ -19,6 +19,7 @@ import click
 
 from khmer_civic.cli.common import TqdmProgress, UsageProblem, default_model_problem, handle_errors, one_line
 from khmer_civic.cli.options import debug_option, model_option
+from khmer_civic.io.errors import TableError
 from khmer_civic.schema import ModelConfigError
 
 FAINT = 0.01  # |contribution| below this is shown dimmed
@@ -63,8 +64,8 @@ def explain(
         else:
             _explain_table(clf, input_path, task, label, text_column, sheet, top, output, as_json, progress)
     except ValueError as exc:  # unknown task or label, a text that cannot be labelled
-        if isinstance(exc, ModelConfigError) or type(exc).__module__.startswith("khmer_civic.io"):
-            raise
+        if isinstance(exc, (ModelConfigError, TableError)):
+            raise  # handle_errors prints these
         raise UsageProblem(one_line(exc)) from None
 
 
@@ -80,11 +81,7 @@ def _load(model_path: Path | None) -> Any:
 
 
 def _explain_text(clf: Any, text: str, task: str | None, label: str | None, as_json: bool, color: bool | None) -> None:
-    from khmer_civic.model.explain import explanation, occlude, task_named
-
-    specs = [task_named(clf.schema, task)] if task is not None else list(clf.schema.tasks)
-    occlusion = occlude(clf._runner, text)  # one scoring serves every task
-    explained = [explanation(occlusion, spec, label) for spec in specs]
+    explained = [clf.explain(text, task, label)] if task is not None else clf.explain_all(text)
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in explained], ensure_ascii=False, indent=2))
         return

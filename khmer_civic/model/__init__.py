@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from khmer_civic.model.classifier import CivicClassifier, NormalizerVersionWarning, default_model_dir
     from khmer_civic.model.config import ConfigFormatError, ModelConfig, ModelNotFoundError, load_config
+    from khmer_civic.model.explain import Explanation, UnexplainableTextError, WordContribution
     from khmer_civic.model.manifest import ManifestError, verify_manifest, write_manifest
     from khmer_civic.model.runtime import ModelGraphError
     from khmer_civic.model.tokenizer import TokenizerLoadError
@@ -24,6 +25,9 @@ _EXPORTS: dict[str, str] = {
     "ModelConfig": "config",
     "ModelNotFoundError": "config",
     "load_config": "config",
+    "Explanation": "explain",
+    "UnexplainableTextError": "explain",
+    "WordContribution": "explain",
     "ManifestError": "manifest",
     "verify_manifest": "manifest",
     "write_manifest": "manifest",

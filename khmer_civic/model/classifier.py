@@ -343,6 +343,11 @@ class CivicClassifier:
         spec = task_named(self.schema, task)
         return explanation(occlude(self._runner, text), spec, label)
 
+    def explain_all(self, text: object) -> list[Explanation]:
+        """:meth:`explain` of every task's default label, in config order, from one scoring of the variants."""
+        occlusion = occlude(self._runner, text)
+        return [explanation(occlusion, spec) for spec in self.schema.tasks]
+
     def pushing_words(
         self,
         texts: Iterable[object],

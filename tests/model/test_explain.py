@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -102,7 +101,8 @@ def test_variants_join_words_as_the_normaliser_reads_them() -> None:
     assert without_span(joined, 3, 6) == "សូមសាលារៀនផង"  # no space where the text had none
     spaced = "សូម ជួយ health ផង"
     assert without_span(spaced, 4, 7) == "សូម health ផង"  # one space kept between neighbours
-    assert without_span(spaced, 0, 3) == "ជួយ health ផង" and without_span(spaced, 15, 17) == "សូម ជួយ health"
+    assert without_span(spaced, 0, 3) == "ជួយ health ផង"  # no space left at either end
+    assert without_span(spaced, 15, 17) == "សូម ជួយ health"
     assert word_spans(spaced, ["សូម", "ជួយ", "health", "ផង"]) == [
         ("សូម", 0, 3), ("ជួយ", 4, 7), ("health", 8, 14), ("ផង", 15, 17)
     ]  # fmt: skip
@@ -171,3 +171,7 @@ def test_pushing_words_over_texts(clf: CivicClassifier) -> None:
     assert {(r.task, r.label) for r in everything.counts.table(5)} >= {("sentiment", "positive"), ("topics", "health")}
     with pytest.raises(ValueError, match="needs its task"):
         clf.pushing_words(texts, label="health")
+
+
+def test_explain_all_gives_every_tasks_default_label(clf: CivicClassifier) -> None:
+    assert clf.explain_all(TEXT) == [clf.explain(TEXT, t) for t in ("topics", "sentiment", "call_to_action")]

@@ -31,7 +31,7 @@ WORD_FORMATS = (".csv", ".tsv", ".jsonl")
 @click.option("--task", help="The task to explain (default: every task of the model).")
 @click.option("--label", help="The label to explain (default: the predicted one); needs --task.")
 @model_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text (see below).")
 @click.option("--input", "input_path", type=click.Path(path_type=Path, dir_okay=False),
               help="A table (any format label reads): count the words that push each predicted label.")
 @click.option("--text-column", metavar="NAME", help="--input: the column holding the text (default: found by name).")
@@ -49,8 +49,14 @@ def explain(
     progress: bool | None, color: bool | None,
 ) -> None:  # fmt: skip
     """Show which words made the label of TEXT: each word's contribution is the label's probability
-    with the text minus without that word (positive: supports the label). With --input, count over
-    a table the words that most often are among a text's top-3 contributors to its predicted label."""
+    with the text minus without that word. Positive (green) supports the label, negative (red)
+    pushes away from it, under 0.01 either way is dimmed. --json prints a list of explanations
+    (task, label, probability, predicted, text, words with word, start, end, contribution).
+
+    With --input, every row of a table is scored, the rows whose predicted label matches are
+    explained, and the words that most often are among a row's top-3 supporting words are counted
+    per label (columns task, label, rank, word, texts, share, mean_contribution); rows that cannot
+    be labelled are skipped and counted."""
     if (text is None) == (input_path is None):
         raise UsageProblem("give either TEXT or --input FILE")
     if label is not None and task is None:

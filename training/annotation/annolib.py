@@ -37,6 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.genres import (
+    AUTHORED_COMMENT_KINDS,
+    GENRES,
+    NEWS_WEB_GENRES,
+    ROMANIZED_MARKS,
+    SOURCE_GENRES,
+    genre_of,
+)
 from khmer_civic.model.inputs import is_labelable, read_text
 from khmer_civic.schema import LabelStatus, default_schema
 from khmer_civic.text import normalize
@@ -69,23 +77,7 @@ OVERLAY_PREFIX = "cta_type_"
 OVERLAY_FIELDS: frozenset[str] = frozenset({"id", CTA_TYPE, "annotator", "note"})
 
 # ---- genres: one mapping from source/provenance to the genre every report is broken down by
-GENRES: tuple[str, ...] = (
-    "textbook", "wikipedia", "news", "web", "authored_post", "authored_comment", "romanized", "other",
-)
-NEWS_WEB_GENRES: frozenset[str] = frozenset({"news", "web"})
-# Corpus source (the part of ``source`` before the first ':') -> genre.
-SOURCE_GENRES: dict[str, str] = {
-    "rdlab_wild_khmer_sentences": "textbook",
-    "khmer_wikipedia_5k": "wikipedia",
-    "news": "news",
-    "oscar_web_lines": "web",
-}
-# Authored sources (``authored:<kind>``) that imitate comments; every other kind is a post.
-AUTHORED_COMMENT_KINDS: frozenset[str] = frozenset({"citizen-comment", "comment", "qa-thread"})
-# Marks of romanized or code-mixed text: a ``script`` field with one of these values, or, on an
-# authored text, a scenario tag (its ``genre`` field) with one of these words.
-ROMANIZED_MARKS: tuple[str, ...] = ("romanized", "code-mixed")
-
+# (defined in khmer_civic.genres, re-exported here for the annotation tools)
 # ---- news paragraphs and web lines (training/data/README.md, "Record format for news and web texts")
 NEWS_SOURCE = re.compile(r"news:(?P<doc>[A-Za-z0-9_.\-]+):p(?P<par>0|[1-9][0-9]*)")
 WEB_SOURCE = "oscar_web_lines"
@@ -318,41 +310,6 @@ def _check_news_web(data: Mapping[str, Any], source: str) -> list[str]:
         if family != "news":
             messages.append(f"'url' must be an http(s) URL, found {data['url']!r}")
     return messages
-
-
-def _romanized_marked(record: Mapping[str, Any]) -> bool:
-    script = record.get("script")
-    if isinstance(script, str) and script in ROMANIZED_MARKS:
-        return True
-    tag = record.get("genre")
-    if record.get("provenance") == "authored" and isinstance(tag, str):
-        return any(mark in tag for mark in ROMANIZED_MARKS)
-    return False
-
-
-def genre_of(record: Mapping[str, Any]) -> str:
-    """The genre of a record, from its source and provenance (one of :data:`GENRES`).
-
-    - ``textbook``: rdlab_wild_khmer_sentences (textbook, government and legal sentences);
-      ``wikipedia``: khmer_wikipedia_5k; ``news``: ``news:<docId>:p<index>`` paragraphs;
-      ``web``: oscar_web_lines.
-    - Authored texts (``provenance: authored``): ``authored_comment`` for the sources
-      ``authored:citizen-comment``, ``authored:comment`` and ``authored:qa-thread``,
-      ``authored_post`` for every other ``authored:*`` kind (page, group, personal and shared posts,
-      news captions, notices, ads ...).
-    - ``romanized``: romanized Khmer or code-mixed text where it is marked: a ``script`` field of
-      ``romanized`` or ``code-mixed`` (any provenance), or an authored text whose scenario tag (its own
-      ``genre`` field, e.g. ``romanized-comment``) names one of them. Unmarked Latin-script text keeps
-      the genre of its source.
-    - ``other``: any source not listed (a new corpus must be added to :data:`SOURCE_GENRES`).
-    """
-    source = str(record.get("source") or "")
-    if _romanized_marked(record):
-        return "romanized"
-    if record.get("provenance") == "authored" or source.startswith("authored"):
-        kind = source.split(":", 1)[1] if ":" in source else ""
-        return "authored_comment" if kind in AUTHORED_COMMENT_KINDS else "authored_post"
-    return SOURCE_GENRES.get(source.split(":", 1)[0], "other")
 
 
 NO_LETTERS = "text has no Khmer or Latin letter (emoji, digits or punctuation only)"

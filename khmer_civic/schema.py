@@ -27,7 +27,10 @@ dropped task needs no code change.
          "labels": ["negative", "neutral", "positive"],
          "output": "sentiment", "temperature": 1.0},
         {"name": "call_to_action", "type": "binary", "labels": ["false", "true"],
-         "output": "call_to_action", "temperature": 1.0, "threshold": 0.5}
+         "output": "call_to_action", "temperature": 1.0, "threshold": 0.5},
+        {"name": "cta_type", "type": "multi_label", "labels": ["engage", "attend", ...],
+         "output": "cta_type", "temperature": 1.0, "thresholds": {...},
+         "given": {"task": "call_to_action", "label": "true"}}   # optional: a dependent task
       ]
     }
 
@@ -45,6 +48,15 @@ Task types:
 - ``single_label``: softmax over exclusive labels; the prediction is the most probable label.
 - ``binary``: one sigmoid; the prediction is ``True`` when the calibrated probability reaches
   ``threshold``. Scores are reported as ``{"false": 1 - p, "true": p}``.
+
+Dependent tasks: a ``multi_label`` task with ``"given": {"task": P, "label": L}`` is decided only
+where the decision of task ``P`` holds ``L`` (binary ``P``: its ``True``/``False`` as ``"true"``/
+``"false"``; single_label: that label; multi_label: ``L`` among its labels). There its prediction
+is the labels reaching their thresholds, or the most probable label when none does; elsewhere it
+is ``[]``. Its scores are reported either way. ``P`` must be a task of the model without a
+``given`` of its own, and ``L`` one of its labels. Training masks the task on records whose gold
+``P`` value does not hold ``L``; evaluation scores it on those records only. Configs without
+``given`` (every model before cta_type) behave as before.
 """
 
 from __future__ import annotations
@@ -81,6 +93,23 @@ class LabelStatus(str, Enum):
 
 
 @dataclass(frozen=True)
+class Given:
+    """The condition of a dependent task: the decision of ``task`` holds ``label``."""
+
+    task: str
+    label: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"task": self.task, "label": self.label}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Given:
+        if not isinstance(d, Mapping) or set(d) != {"task", "label"}:
+            raise ModelConfigError(f"'given' must be an object {{\"task\": ..., \"label\": ...}}, not {d!r}")
+        return cls(task=str(d["task"]), label=str(d["label"]))
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One prediction task of a model: its name, type, labels and decision rule."""
 
@@ -91,6 +120,7 @@ class TaskSpec:
     temperature: float = 1.0
     thresholds: Mapping[str, float] = field(default_factory=dict)  # multi_label only
     threshold: float = 0.5  # binary only
+    given: Given | None = None  # multi_label only: decided only where another task's decision holds a label
 
     def __post_init__(self) -> None:
         if self.type not in TASK_TYPES:
@@ -103,6 +133,8 @@ class TaskSpec:
             raise ModelConfigError(f"task {self.name!r}: a single_label task needs two labels or more")
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise ModelConfigError(f"task {self.name!r}: temperature must be a positive number")
+        if self.given is not None and self.type != "multi_label":
+            raise ModelConfigError(f"task {self.name!r}: only a multi_label task can have 'given'")
         unknown = set(self.thresholds) - set(self.labels)
         if unknown:
             raise ModelConfigError(f"task {self.name!r}: thresholds for unknown labels {sorted(unknown)}")
@@ -131,6 +163,8 @@ class TaskSpec:
             out["thresholds"] = {lab: self.threshold_for(lab) for lab in self.labels}
         if self.type == "binary":
             out["threshold"] = self.threshold
+        if self.given is not None:
+            out["given"] = self.given.to_dict()
         return out
 
     @classmethod
@@ -146,6 +180,7 @@ class TaskSpec:
                 temperature=float(d.get("temperature", 1.0)),
                 thresholds={str(k): float(v) for k, v in dict(d.get("thresholds", {})).items()},
                 threshold=float(d.get("threshold", 0.5)),
+                given=None if d.get("given") is None else Given.from_dict(d["given"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelConfigError):
@@ -165,6 +200,9 @@ class ModelSchema:
             raise ModelConfigError("a model needs at least one task")
         if len(set(names)) != len(names):
             raise ModelConfigError(f"task names repeat: {names}")
+        for task in self.tasks:
+            if task.given is not None:
+                check_given(task, self.tasks)
 
     def __getitem__(self, name: str) -> TaskSpec:
         for t in self.tasks:
@@ -184,6 +222,21 @@ class ModelSchema:
         if not isinstance(items, Sequence) or isinstance(items, str | bytes):
             raise ModelConfigError("'tasks' must be a list")
         return cls(tasks=tuple(TaskSpec.from_dict(d) for d in items))
+
+
+def check_given(task: TaskSpec, tasks: Sequence[TaskSpec]) -> None:
+    """A dependent task's parent exists, is not itself dependent and has the label it names."""
+    given = task.given
+    assert given is not None
+    parent = next((t for t in tasks if t.name == given.task), None)
+    if parent is None or parent.name == task.name:
+        raise ModelConfigError(f"task {task.name!r}: 'given' names task {given.task!r}, which the model lacks")
+    if parent.given is not None:
+        raise ModelConfigError(f"task {task.name!r}: its parent {parent.name!r} depends on another task itself")
+    if given.label not in parent.labels:
+        raise ModelConfigError(
+            f"task {task.name!r}: 'given' label {given.label!r} is not one of {parent.name!r}'s {list(parent.labels)}"
+        )
 
 
 def default_schema() -> ModelSchema:

@@ -31,7 +31,7 @@ from khmer_civic.io.errors import UnsupportedFormatError
 from khmer_civic.io.formats import TableFormat, output_format
 from khmer_civic.io.readers import open_table
 from khmer_civic.io.writers import AddedColumn, TableLayout, make_writer
-from khmer_civic.model.runtime import decided_labels, decisions
+from khmer_civic.model.runtime import decided_labels, schema_decisions
 from khmer_civic.schema import ModelSchema
 
 BATCH_FORMATS = (TableFormat.CSV, TableFormat.TSV, TableFormat.JSONL)
@@ -61,11 +61,9 @@ def added_columns(schema: ModelSchema, suggestions: bool) -> list[AddedColumn]:
 
 def suggestions_of(pool: Pool, schema: ModelSchema, index: int) -> dict[str, Any]:
     """The model's labels for one pool text, by task."""
-    out: dict[str, Any] = {}
-    for task in schema.tasks:
-        row = pool.probabilities[task.name][index : index + 1]
-        out[task.name] = decided_labels(task, decisions(row, task)[0])
-    return out
+    rows = {task.name: pool.probabilities[task.name][index : index + 1] for task in schema.tasks}
+    decided = schema_decisions(rows, schema)
+    return {task.name: decided_labels(task, decided[task.name][0]) for task in schema.tasks}
 
 
 def batch_rows(

@@ -23,7 +23,13 @@ from khmer_civic.schema import ModelSchema
     type=click.Path(path_type=Path, file_okay=False),
     help="Write evaluation.json, evaluation.md and reliability PNGs here (default: print the Markdown).",
 )
-@click.option("--group-by", default="provenance", show_default=True, help="Field for the per-group breakdown.")
+@click.option(
+    "--group-by",
+    default="provenance",
+    show_default=True,
+    help="Field for the per-group breakdown; 'genre' groups by genre (textbook, wikipedia, news, web, authored "
+    "posts and comments, romanized), computed from source and provenance.",
+)
 @batch_size_option
 @click.option("-q", "--quiet", is_flag=True, help="No notes on stderr (errors only).")
 @debug_option

@@ -55,6 +55,12 @@ def info_lines(info: Mapping[str, Any], library_normalizer: int) -> list[str]:
             rule = f"true when p >= {fmt(task.get('threshold', 0.5))}"
         else:
             rule = "the most probable label"
+        given = task.get("given")
+        if given:
+            rule += (
+                f", at least the most probable label, only when {given['task']} is {given['label']}"
+                " (otherwise no label)"
+            )
         lines.append(f"  {task['name']} ({task['type']}): {labels}")
         lines.append(f"    decision: {rule}; temperature {fmt(task['temperature'])}")
     return lines + metric_lines(info.get("metrics"))

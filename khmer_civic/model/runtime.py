@@ -36,7 +36,9 @@ Pipeline for a batch of texts:
 
    A text that fits in one window is scored exactly as that window.
 7. :func:`decisions` applies the decision rule (the thresholds of config.json) to the
-   probabilities; the classifier and the evaluation (khmer_civic.train.evaluate) both use it.
+   probabilities of one task, :func:`schema_decisions` to every task of a model, dependent tasks
+   (``given``, see :mod:`khmer_civic.schema`) included; the classifier and the evaluation
+   (khmer_civic.train.evaluate) both use it.
 
 Thread safety: ``InferenceSession.run`` may be called from several threads at once, and so may
 ``tokenizers.Tokenizer.encode_batch``. :class:`WindowedRunner` keeps no per-call state on the
@@ -46,7 +48,7 @@ threads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +60,7 @@ from khmer_civic.model.config import ModelConfig
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE
 from khmer_civic.model.inputs import prepare_input as prepare_input  # re-exported: benchmarks import it from here
 from khmer_civic.model.tokenizer import TextTokenizer
-from khmer_civic.schema import ModelConfigError, TaskSpec
+from khmer_civic.schema import ModelConfigError, ModelSchema, TaskSpec
 
 INPUT_NAMES: tuple[str, str] = ("input_ids", "attention_mask")
 DEFAULT_PROVIDERS: tuple[str, ...] = ("CPUExecutionProvider",)
@@ -149,6 +151,39 @@ def decisions(probs: np.ndarray, task: TaskSpec) -> np.ndarray:
         return (column >= task.threshold).astype(np.int64)
     thresholds = np.array([task.threshold_for(label) for label in task.labels])
     return (p >= thresholds[None, :]).astype(np.int64)
+
+
+def holds(decided: np.ndarray, task: TaskSpec, label: str) -> np.ndarray:
+    """Per text (bool ``[N]``): whether ``task``'s decisions (:func:`decisions`) hold ``label``."""
+    if task.type == "single_label":
+        return np.asarray(decided) == task.labels.index(label)
+    column = np.asarray(decided)[:, 0 if task.type == "binary" else task.labels.index(label)]
+    if task.type == "binary":
+        return column == (1 if label == "true" else 0)
+    return column == 1
+
+
+def dependent_decisions(probs: np.ndarray, task: TaskSpec, parent_holds: np.ndarray) -> np.ndarray:
+    """A dependent task's decisions: its thresholds, at least its most probable label, where its
+    parent holds (``parent_holds``, bool ``[N]``); no label elsewhere."""
+    decided = decisions(probs, task)
+    if len(decided):
+        top = np.asarray(probs, dtype=np.float64).argmax(axis=1)
+        decided[np.arange(len(decided)), top] = 1
+    decided[~np.asarray(parent_holds, dtype=bool)] = 0
+    return decided
+
+
+def schema_decisions(probs: Mapping[str, np.ndarray], schema: ModelSchema) -> dict[str, np.ndarray]:
+    """:func:`decisions` for every task of ``schema``, a dependent task's by :func:`dependent_decisions`."""
+    out = {task.name: decisions(probs[task.name], task) for task in schema.tasks if task.given is None}
+    for task in schema.tasks:
+        if task.given is not None:
+            parent = schema[task.given.task]
+            out[task.name] = dependent_decisions(
+                probs[task.name], task, holds(out[parent.name], parent, task.given.label)
+            )
+    return {task.name: out[task.name] for task in schema.tasks}
 
 
 def decided_labels(task: TaskSpec, decided: np.ndarray) -> list[str] | str | bool:

@@ -40,6 +40,7 @@ RESUME_FIELDS = (
     "class_weighting",
     "max_class_weight",
     "task_weights",
+    "exercise_prompt_weights",
     "seed",
     "num_layers",
     "bucket_batches",
@@ -71,6 +72,12 @@ class TrainConfig:
     class_weighting: str = "none"  # "none" | "sqrt" | "balanced" (pos_weight / CE class weights)
     max_class_weight: float = 10.0
     task_weights: dict[str, float] = field(default_factory=dict)
+    # Per task, the loss weight of a textbook exercise prompt (train.data.is_exercise_prompt: an rdlab
+    # sentence with a ចូរ-prompt or a question form) relative to other records; {} (the default): every
+    # record weighs 1. E.g. {"call_to_action": 0.25, "cta_type": 0.25} so that exercise prompts do not
+    # define "call to action"; 0 drops them from that task's loss.
+    exercise_prompt_weights: dict[str, float] = field(default_factory=dict)
+    report_groups: str = "provenance"  # per-group figures in metrics, card and reports: a field, or "genre"
     early_stopping_patience: int | None = 3  # evaluations without dev improvement; None: never stop
     eval_every: int | None = None  # steps between dev evaluations; None: once per epoch
     checkpoint_every: int | None = None  # steps between checkpoints; None: at each evaluation
@@ -100,6 +107,9 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and value < 1:
                 errors.append(f"{key} must be positive or null")
+        for task, weight in self.exercise_prompt_weights.items():
+            if not 0.0 <= float(weight) <= 1.0:
+                errors.append(f"exercise_prompt_weights[{task!r}] {weight} must be in [0, 1]")
         if self.class_weighting not in CLASS_WEIGHTING:
             errors.append(f"class_weighting {self.class_weighting!r} is not one of {CLASS_WEIGHTING}")
         if self.epochs <= 0 and self.max_steps is None:

@@ -40,7 +40,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from khmer_civic.model.inputs import prepare_input
-from khmer_civic.schema import TASK_TYPES, LabelStatus, ModelSchema, TaskSpec, TaskType, default_schema
+from khmer_civic.schema import (
+    TASK_TYPES,
+    Given,
+    LabelStatus,
+    ModelConfigError,
+    ModelSchema,
+    TaskSpec,
+    TaskType,
+    default_schema,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -63,12 +72,15 @@ class TaskConfig:
 
     With ``labels=None`` the labels are those observed in the training split (sorted); with
     fixed labels any other value in the data is a validation error. Binary tasks always have
-    the labels ``("false", "true")``.
+    the labels ``("false", "true")``. ``given`` (multi_label only) makes the task dependent, as
+    in config.json (:mod:`khmer_civic.schema`): ``{"task": "call_to_action", "label": "true"}``
+    trains and evaluates it only on records whose gold call_to_action is true.
     """
 
     name: str
     type: TaskType
     labels: tuple[str, ...] | None = None
+    given: Given | None = None
 
     def __post_init__(self) -> None:
         if not _TASK_NAME.match(self.name):
@@ -84,25 +96,43 @@ class TaskConfig:
             if self.type == "binary" and labels != BINARY_LABELS:
                 raise ValueError(f"task {self.name!r}: a binary task's labels are {list(BINARY_LABELS)}")
             object.__setattr__(self, "labels", labels)
+        if self.given is not None and self.type != "multi_label":
+            raise ValueError(f"task {self.name!r}: only a multi_label task can have 'given'")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type}
         if self.labels is not None:
             out["labels"] = list(self.labels)
+        if self.given is not None:
+            out["given"] = self.given.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskConfig:
-        """Build from ``{"name": ..., "type": ..., "labels": [...] (optional)}``."""
-        unknown = set(data) - {"name", "type", "labels"}
+        """Build from ``{"name": ..., "type": ..., "labels": [...], "given": {...}}`` (the last two optional)."""
+        unknown = set(data) - {"name", "type", "labels", "given"}
         if unknown:
             raise ValueError(f"task entry {dict(data)!r}: unknown key(s) {sorted(unknown)}")
         labels = data.get("labels")
+        given = data.get("given")
         return cls(
             name=str(data["name"]),
             type=data["type"],
             labels=None if labels is None else tuple(str(x) for x in labels),
+            given=None if given is None else Given.from_dict(given),
         )
+
+
+def gold_holds(record: Any, given: Given | None) -> bool:
+    """Whether a record's gold value of ``given.task`` holds ``given.label`` (always, without ``given``)."""
+    if given is None:
+        return True
+    value = record.get(given.task)
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return ("true" if value else "false") == given.label
+    return given.label in value if isinstance(value, list) else str(value) == given.label
 
 
 # The tasks of the default schema (labels come from the data or the recipe).
@@ -410,6 +440,13 @@ def load_annotations(
     names = [t.name for t in tasks]
     for dup in sorted(n for n, c in Counter(names).items() if c > 1):
         problems.append(Problem("<config>", None, f"task {dup!r} is configured twice"))
+    for task in tasks:
+        parent = next((t for t in tasks if task.given is not None and t.name == task.given.task), None)
+        if task.given is not None and (parent is None or parent.given is not None or parent is task):
+            problems.append(
+                Problem("<config>", None, f"task {task.name!r}: 'given' needs a configured task {task.given.task!r} "
+                        "without a 'given' of its own")
+            )
     files_by_split = {"train": list(train_files), "dev": list(dev_files), "test": list(test_files)}
     if not files_by_split["train"]:
         problems.append(Problem("<arguments>", None, "no training file given"))
@@ -466,7 +503,7 @@ def _build_schema(
         for split, examples in splits.items():
             for ex in examples:
                 value = ex.labels.get(task.name)
-                if value is None:
+                if value is None or not gold_holds(ex, task.given):
                     continue
                 annotated[split] += 1
                 observed[split].update(_as_label_list(value, task.type))
@@ -522,16 +559,21 @@ def _build_schema(
                     )
         if not labels or (task.type == "single_label" and len(labels) < 2):
             continue
-        specs.append(TaskSpec(name=task.name, type=task.type, labels=labels, output=task.name))
+        specs.append(TaskSpec(name=task.name, type=task.type, labels=labels, output=task.name, given=task.given))
     if len(specs) != len(tasks):
         return None
-    return ModelSchema(tasks=tuple(specs))
+    try:
+        return ModelSchema(tasks=tuple(specs))
+    except ModelConfigError as exc:  # a 'given' naming a task or label the config lacks
+        problems.append(Problem("<config>", None, str(exc)))
+        return None
 
 
 def task_targets(examples: Sequence[Any], task: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
     """Targets and the annotation mask of one task for a list of examples or records.
 
-    Returns ``(targets, mask)``: ``mask[i]`` is 1.0 when record ``i`` is annotated for the task.
+    Returns ``(targets, mask)``: ``mask[i]`` is 1.0 when record ``i`` is annotated for the task
+    (for a dependent task, also when its gold parent value holds: :func:`gold_holds`).
     Targets are float32 ``[N, n_labels]`` (multi_label, multi-hot), int64 ``[N]`` (single_label,
     label index) or float32 ``[N]`` (binary); not-annotated rows hold zeros.
     """
@@ -546,7 +588,7 @@ def task_targets(examples: Sequence[Any], task: TaskSpec) -> tuple[np.ndarray, n
         targets = np.zeros(n, dtype=np.float32)
     for i, ex in enumerate(examples):
         value = ex.get(task.name)
-        if value is None:
+        if value is None or not gold_holds(ex, task.given):
             continue
         mask[i] = 1.0
         if task.type == "multi_label":
@@ -558,6 +600,35 @@ def task_targets(examples: Sequence[Any], task: TaskSpec) -> tuple[np.ndarray, n
         else:
             targets[i] = 1.0 if value else 0.0
     return targets, mask
+
+
+EXERCISE_SOURCE_PREFIX = "rdlab"
+# A ចូរ-prompt ("ចូរពន្យល់ ...": explain ...), or a question: តើ ... or a final question mark.
+_EXERCISE_FORM = re.compile(r"ចូរ|^\s*តើ|[?？]\s*$")
+
+
+def is_exercise_prompt(record: Any) -> bool:
+    """Whether a record is a textbook exercise prompt: its ``source`` starts with ``rdlab`` (the textbook,
+    government and legal sentences) and its text holds a ចូរ-prompt or has a question form (starts with តើ
+    or ends with a question mark). Such prompts address pupils, not the public (LABELS.md section 3)."""
+    source = str(record.get("source") or "")
+    return source.startswith(EXERCISE_SOURCE_PREFIX) and bool(_EXERCISE_FORM.search(str(record.get("text") or "")))
+
+
+def down_weight_exercise_prompts(
+    examples: Sequence[Any], targets: Mapping[str, tuple[np.ndarray, np.ndarray]], weights: Mapping[str, float]
+) -> int:
+    """Scale the loss mask of exercise prompts (:func:`is_exercise_prompt`) by ``weights[task]``, in place.
+
+    A mask value is the row's weight in its task's loss (:func:`khmer_civic.train.modeling.task_loss`
+    averages rows weighted by it), so 0.25 makes a prompt count a quarter of another record and 0
+    drops it; tasks not in ``targets`` are skipped. Returns the number of exercise prompts found.
+    """
+    rows = np.array([is_exercise_prompt(ex) for ex in examples], dtype=bool)
+    for name, weight in weights.items():
+        if name in targets:  # a recipe task the data leaves out is not trained: nothing to weigh
+            targets[name][1][rows] *= float(weight)
+    return int(rows.sum())
 
 
 def all_targets(examples: Sequence[Any], schema: ModelSchema) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -2,10 +2,13 @@
 
 :func:`evaluate_predictions` is the one place metrics are computed: the trainer's dev and test
 figures, the baseline comparison, ``khmer-civic evaluate`` and MODEL_CARD.md all go through it.
-Decisions come from the runtime's rule (:func:`khmer_civic.model.runtime.decisions`, which the
+Decisions come from the runtime's rule (:func:`khmer_civic.model.runtime.schema_decisions`, which the
 classifier uses too): multi_label labels with probability >= their threshold, the most probable single_label label,
-binary ``True`` when p(true) >= the threshold. A gold value of ``null`` (not annotated) removes
-that record from that task's figures only.
+binary ``True`` when p(true) >= the threshold; a dependent task (``given``, e.g. cta_type given call_to_action
+true) only where the parent's predicted decision holds, then at least its most probable label. A gold value of
+``null`` (not annotated) removes that record from that task's figures only, and a dependent task is scored only on
+records whose gold parent value holds (gold call-to-action records), as :func:`~khmer_civic.train.data.task_targets`
+masks them.
 
 Per task: precision, recall, F1 and support per label; macro and micro averages (for
 single_label and binary tasks micro-F1 equals accuracy); confusion matrices (``k x k`` for
@@ -23,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from khmer_civic.genres import DERIVED_GROUPS
 from khmer_civic.model.config import MODEL_CARD_NAME, load_config
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE
-from khmer_civic.model.runtime import decisions
+from khmer_civic.model.runtime import decisions, schema_decisions
 from khmer_civic.schema import ModelSchema, TaskSpec
 from khmer_civic.train.calibrate import expected_calibration_error, reliability_table
 from khmer_civic.train.data import task_targets
@@ -48,9 +52,15 @@ def _binary_counts(y: np.ndarray, pred: np.ndarray) -> dict[str, int]:
 
 
 def task_metrics(
-    targets: np.ndarray, mask: np.ndarray, probs: np.ndarray, task: TaskSpec, n_bins: int = 10
+    targets: np.ndarray,
+    mask: np.ndarray,
+    probs: np.ndarray,
+    task: TaskSpec,
+    n_bins: int = 10,
+    decided: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """All figures of one task on the annotated rows (``mask`` 1)."""
+    """All figures of one task on the annotated rows (``mask`` 1); ``decided``: every row's decisions
+    (default: :func:`decisions` of ``probs``; a dependent task's come from :func:`schema_decisions`)."""
     keep = np.asarray(mask) > 0
     n = int(keep.sum())
     out: dict[str, Any] = {"type": task.type, "n": n}
@@ -58,7 +68,7 @@ def task_metrics(
         return out
     y = np.asarray(targets)[keep]
     p = np.asarray(probs, dtype=np.float64)[keep]
-    pred = decisions(p, task)
+    pred = decisions(p, task) if decided is None else np.asarray(decided)[keep]
     labels: dict[str, dict[str, float]] = {}
     if task.type == "single_label":
         k = len(task.labels)
@@ -122,6 +132,8 @@ def task_metrics(
 def _group_values(records: Sequence[Any], groups: Sequence[Any] | str | None) -> list[str] | None:
     if groups is None:
         return None
+    if isinstance(groups, str) and groups in DERIVED_GROUPS:
+        return [DERIVED_GROUPS[groups](r) for r in records]
     if isinstance(groups, str):
         return [str(r.get(groups)) if r.get(groups) is not None else "(none)" for r in records]
     if len(groups) != len(records):
@@ -142,7 +154,8 @@ def evaluate_predictions(
     ``gold``: records with a field per task (LABELS.md format: dicts, or
     :class:`~khmer_civic.train.data.Example`); ``probs``: per task ``[N, n_labels]`` (binary:
     ``[N]`` or ``[N, 1]``, p(true)); ``schema``: labels and thresholds; ``groups``: a field
-    name (e.g. ``"provenance"``) or one group value per record.
+    name (e.g. ``"provenance"``), ``"genre"`` (:func:`khmer_civic.genres.genre_of`, not the field of
+    that name) or one group value per record.
     """
     result = _evaluate(gold, probs, schema, n_bins)
     values = _group_values(gold, groups)
@@ -159,14 +172,18 @@ def evaluate_predictions(
 
 def _evaluate(gold: Sequence[Any], probs: Mapping[str, np.ndarray], schema: ModelSchema, n_bins: int) -> dict[str, Any]:
     tasks: dict[str, Any] = {}
+    shaped: dict[str, np.ndarray] = {}
     for task in schema.tasks:
-        targets, mask = task_targets(gold, task)
         p = np.asarray(probs[task.name], dtype=np.float64)
         if task.type == "binary":
             p = p.reshape(len(gold), 1)
         if len(p) != len(gold):
             raise ValueError(f"task {task.name!r}: {len(p)} prediction rows for {len(gold)} records")
-        tasks[task.name] = task_metrics(targets, mask, p, task, n_bins)
+        shaped[task.name] = p
+    decided = schema_decisions(shaped, schema)
+    for task in schema.tasks:
+        targets, mask = task_targets(gold, task)
+        tasks[task.name] = task_metrics(targets, mask, shaped[task.name], task, n_bins, decided[task.name])
     macro = [t["macro"]["f1"] for t in tasks.values() if "macro" in t]
     return {
         "n_texts": len(gold),
@@ -363,6 +380,8 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
             thr = f"true if p >= {task.threshold:.3f}"
         else:
             thr = "most probable label"
+        if task.given is not None:
+            thr += f"; only when {task.given.task} is {task.given.label} (then at least the most probable label)"
         lines.append(f"| {task.name} | {task.type} | {', '.join(task.labels)} | {task.temperature:.3f} | {thr} |")
     lines += [
         "",
@@ -395,6 +414,13 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
                 "",
                 f"{result['n_texts']} texts; mean macro-F1 {_fmt(result['mean_macro_f1'])}.",
                 "",
+            ]
+            dependent = [t for t in config.schema.tasks if t.given is not None]
+            lines += [
+                f"{t.name} is scored on the texts whose gold {t.given.task} is {t.given.label}, with the "
+                f"decision rule above (no label where the predicted {t.given.task} is not {t.given.label}).\n"
+                for t in dependent
+                if t.given is not None
             ]
             lines.append(markdown_tables(result))
             break

@@ -34,7 +34,7 @@ from khmer_civic.model.config import (
     ModelConfig,
 )
 from khmer_civic.model.manifest import write_manifest
-from khmer_civic.model.runtime import WindowedRunner, create_session, decisions
+from khmer_civic.model.runtime import WindowedRunner, create_session, schema_decisions
 from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import ModelSchema
 from khmer_civic.text import NORMALIZER_VERSION
@@ -237,6 +237,7 @@ def measure_agreement(
     """Share of texts with identical decisions, and the largest probability gap, per task."""
     tasks: dict[str, dict[str, float]] = {}
     n = 0
+    decided_a, decided_b = schema_decisions(reference, schema), schema_decisions(candidate, schema)
     for task in schema.tasks:
         a = np.asarray(reference[task.name], dtype=np.float64)
         b = np.asarray(candidate[task.name], dtype=np.float64)
@@ -244,7 +245,7 @@ def measure_agreement(
         if n == 0:
             tasks[task.name] = {"decision_agreement": float("nan"), "max_abs_prob_diff": float("nan")}
             continue
-        da, db = decisions(a, task), decisions(b, task)
+        da, db = decided_a[task.name], decided_b[task.name]
         same = (da == db) if da.ndim == 1 else (da == db).all(axis=1)
         tasks[task.name] = {
             "decision_agreement": float(same.mean()),

@@ -197,7 +197,8 @@ def task_loss(
 
     BCE-with-logits (``weight`` = pos_weight) for multi_label and binary, averaged over labels
     then rows; cross-entropy (``weight`` = class weights, weighted mean) for single_label. Rows
-    with ``mask`` 0 contribute nothing, to the loss or to the gradient.
+    with ``mask`` 0 contribute nothing, to the loss or to the gradient; other mask values weigh
+    their rows in the mean (e.g. down-weighted exercise prompts, train.data.down_weight_exercise_prompts).
     """
     mask = mask.to(logits.dtype)
     n = mask.sum()

@@ -286,12 +286,24 @@ def open_recipe_tasks(
     tasks: list[Mapping[str, Any]], annotated: set[str], notify: Notify = _silent
 ) -> list[dict[str, Any]]:
     """The default recipe's tasks with their labels left to the data, less those no record
-    annotates (``annotated``: the fields with a value, see :func:`~khmer_civic.train.data.annotated_fields`)."""
-    kept = [{"name": t["name"], "type": t["type"]} for t in tasks if t["name"] in annotated]
+    annotates (``annotated``: the fields with a value, see :func:`~khmer_civic.train.data.annotated_fields`).
+
+    A dependent task keeps its ``given`` and is kept only with its parent; one that no record
+    annotates is left out without a note (data annotated before LABELS.md v1.3 has no cta_type).
+    """
+
+    def opened(task: Mapping[str, Any]) -> dict[str, Any]:
+        given = task.get("given")
+        return {"name": task["name"], "type": task["type"], **({"given": dict(given)} if given else {})}
+
+    kept = [
+        opened(t) for t in tasks
+        if t["name"] in annotated and (not t.get("given") or t["given"].get("task") in annotated)
+    ]
     if not kept:  # nothing readable annotated: the full validation says what is wrong
-        return [{"name": t["name"], "type": t["type"]} for t in tasks]
+        return [opened(t) for t in tasks]
     for task in tasks:
-        if task["name"] not in annotated:
+        if task["name"] not in annotated and not task.get("given"):
             notify(f"note: no record annotates {task['name']!r}: the model will not predict it")
     return kept
 

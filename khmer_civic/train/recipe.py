@@ -4,7 +4,8 @@
 :func:`khmer_civic.train.prepare.run_training`), on data already read and validated. It
 writes the model directory (via :class:`~khmer_civic.train.trainer.Trainer`) and, into the run
 directory, ``comparison.json`` and ``comparison.md``: transformer (int8 ONNX, as shipped) vs the
-TF-IDF baseline per task on test, overall and per provenance; torch vs int8 agreement; ECE
+TF-IDF baseline per task on test, overall and per group (the config's ``report_groups``: provenance or
+genre); torch vs int8 agreement; ECE
 before and after temperature scaling; model size; single-thread milliseconds per comment.
 """
 
@@ -34,10 +35,11 @@ def run_recipe(
     resume: bool = False,
     baseline: bool = True,
     speed_texts: int = 200,
-    group_field: str = "provenance",
+    group_field: str | None = None,
 ) -> dict[str, Any]:
     """Train on ``data`` (validated splits), export and compare; returns the comparison (also written
-    to the run directory)."""
+    to the run directory). ``group_field``: the per-group breakdown (default: the config's ``report_groups``)."""
+    group_field = group_field or config.report_groups
     require_dev(data)  # fails fast, before the baseline
     run_dir = Path(run_dir)
     trainer = Trainer(config, run_dir=run_dir)
@@ -186,7 +188,7 @@ def comparison_markdown(c: Mapping[str, Any]) -> str:
         names = list(c["tasks"])
         lines += [
             "",
-            "Macro-F1 per provenance (transformer / baseline):",
+            "Macro-F1 per group (transformer / baseline):",
             "",
             "| group | texts | " + " | ".join(names) + " |",
             "|---|---:|" + "---|" * len(names),

@@ -64,6 +64,7 @@ from khmer_civic.train.data import (
     Example,
     Problem,
     all_targets,
+    down_weight_exercise_prompts,
     to_hf_dataset,
 )
 from khmer_civic.train.evaluate import evaluate_predictions, selection_score, write_json, write_report
@@ -231,7 +232,10 @@ class Trainer:
                 bos_token_id=self.token_ids["bos_token_id"],
                 eos_token_id=self.token_ids["eos_token_id"],
             )
-        return _Split(examples, windows, owners, weights, all_targets(examples, schema))
+        targets = all_targets(examples, schema)
+        if training:
+            down_weight_exercise_prompts(examples, targets, cfg.exercise_prompt_weights)
+        return _Split(examples, windows, owners, weights, targets)
 
     # ------------------------------------------------------------------ model
 
@@ -612,14 +616,16 @@ class Trainer:
         )
         seconds = time.time() - started
         dev_probs = {task.name: text_probabilities(dev_windows, task) for task in calibrated.tasks}
-        dev_result = evaluate_predictions(dev.examples, dev_probs, calibrated, groups="provenance")
+        dev_result = evaluate_predictions(dev.examples, dev_probs, calibrated, groups=self.config.report_groups)
         test_result = None
         calibration_test: dict[str, dict[str, float]] = {}
         if data["test"]:
             test = self._prepare(data["test"], schema, training=False)
             test_windows = self.predict_windows(test)
             test_probs = {task.name: text_probabilities(test_windows, task) for task in calibrated.tasks}
-            test_result = evaluate_predictions(test.examples, test_probs, calibrated, groups="provenance")
+            test_result = evaluate_predictions(
+                test.examples, test_probs, calibrated, groups=self.config.report_groups
+            )
             for task in schema.tasks:  # calibration checked on data it was not fitted on
                 y, m = test.targets[task.name]
                 calibration_test[task.name] = {
@@ -684,7 +690,7 @@ class Trainer:
             if not examples:
                 continue
             probs = runner.probabilities([ex.text for ex in examples], cfg.eval_batch_size)
-            onnx_results[split] = evaluate_predictions(examples, probs, result.schema, groups="provenance")
+            onnx_results[split] = evaluate_predictions(examples, probs, result.schema, groups=self.config.report_groups)
             write_report(onnx_results[split], reports, title=f"{cfg.name}: {split} (int8 ONNX)", stem=split)
         encoder_config = self.model.encoder.config
         metrics: dict[str, Any] = {

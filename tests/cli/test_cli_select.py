@@ -172,7 +172,7 @@ def fill_in(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "value": {"choices": ["true" if cta else "false"]}},
         ]  # fmt: skip
         if cta:
-            value = {"choices": ["engage"]}
+            value = {"choices": ["engage"] if number % 2 else ["comply"]}  # two cta_type classes to learn
             result.append({"from_name": "cta_type", "to_name": "text", "type": "choices", "value": value})
         annotation = {"id": number, "completed_by": {"id": 2, "email": "annotator@example.org"}, "result": result,
                       "was_cancelled": number == 2, "lead_time": 3.5}  # fmt: skip
@@ -205,7 +205,7 @@ def test_dump_to_select_to_label_studio_to_records_to_a_trained_model(
     assert list(records[0]) == ["id", "text", "topics", "sentiment", "call_to_action", "cta_type", "source",
                                 "provenance", "genre", "annotator"]  # fmt: skip
     assert records[0]["source"] == f"dump.csv#{records[0]['id']}"  # the dump has no source column
-    assert all((r["cta_type"] == ["engage"]) == r["call_to_action"] for r in records)
+    assert all(bool(r["cta_type"]) == r["call_to_action"] for r in records)
     assert {r["annotator"] for r in records} == {"annotator@example.org"}
 
     encoder = build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert", max_positions=130)
@@ -217,6 +217,6 @@ def test_dump_to_select_to_label_studio_to_records_to_a_trained_model(
     from khmer_civic import CivicClassifier
 
     trained = CivicClassifier.load(out)
-    assert trained.schema.task_names == ["topics", "sentiment", "call_to_action"]
+    assert trained.schema.task_names == ["topics", "sentiment", "call_to_action", "cta_type"]  # the recipe's tasks
     assert trained.predict(records[0]["text"]).ok
     assert trained.embed([records[0]["text"]]).shape == (1, 16)  # exported with the pooled output

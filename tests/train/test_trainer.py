@@ -233,7 +233,11 @@ def test_config_json_round_trip_and_the_shipped_recipe(tmp_path: Path) -> None:
     config = TrainConfig(max_length=64, window_stride=32, num_layers=6, task_weights={"topics": 2.0})
     assert TrainConfig.from_json(config.to_json(tmp_path / "c.json")) == config
     shipped = TrainConfig.from_json(REPO / "training" / "configs" / "default.json")
-    assert [t.name for t in shipped.tasks] == ["topics", "sentiment", "call_to_action"]
+    assert [t.name for t in shipped.tasks] == ["topics", "sentiment", "call_to_action", "cta_type"]
+    assert shipped.tasks[3].given is not None and shipped.tasks[3].given.to_dict() == {
+        "task": "call_to_action",
+        "label": "true",
+    }
     assert shipped.tasks[0].labels == ("education", "health", "local_administration")
     with pytest.raises(ValueError, match="unknown training config key"):
         TrainConfig.from_dict({"learning_rte": 1e-4})

@@ -18,8 +18,12 @@ SENTIMENT_CUES = {"negative": ["អាក្រក់", "bad"], "neutral": ["ប
 CTA_CUE = ["សូម", "please"]
 
 
-def make_records(n: int, offset: int = 0, partial: bool = True) -> list[dict[str, Any]]:
-    """``n`` LABELS.md records, deterministic, with some fields left null when ``partial``."""
+CTA_TYPE_CYCLE = [["engage"], ["comply"], ["engage", "report"], ["use_service"]]
+
+
+def make_records(n: int, offset: int = 0, partial: bool = True, cta_type: bool = False) -> list[dict[str, Any]]:
+    """``n`` LABELS.md records, deterministic, with some fields left null when ``partial``; with
+    ``cta_type`` also a ``cta_type`` list (``[]`` where call_to_action is false)."""
     topics_cycle = [
         ["education"],
         ["health"],
@@ -56,6 +60,8 @@ def make_records(n: int, offset: int = 0, partial: bool = True) -> list[dict[str
             record["topics"] = None
         if partial and i % 6 == 4:
             record["call_to_action"] = None
+        if cta_type:
+            record["cta_type"] = CTA_TYPE_CYCLE[(i // 3) % len(CTA_TYPE_CYCLE)] if cta else []
         records.append(record)
     return records
 

@@ -28,7 +28,9 @@ Every output record carries ``cta_type``, right after ``call_to_action``:
 
 - final ``call_to_action`` true: the decision's cta_type, else the overlay's or the record's own,
   else null (not judged yet); a decision that turns call_to_action true keeps no first-pass ``[]``;
-- final ``call_to_action`` false: ``[]``; an overlay (or a decision giving labels) for such a text
+- final ``call_to_action`` false: ``[]``; an overlay (unless the decision gives call_to_action
+  false with ``cta_type: []``, overruling the types of a first-pass call to action), or a decision
+  giving labels, for such a text
   is an error, since cta_type is only for calls to action;
 - call_to_action null: cta_type null.
 
@@ -131,7 +133,8 @@ def _final_cta_type(
             return None, first, f"{rid}: call_to_action is true but cta_type is []"
         return first, first, None
     if final_cta is False:
-        if overlay is not None:
+        emptied = decision is not None and decision.get("call_to_action") is False and decided == []
+        if overlay is not None and not emptied:  # only a decision giving false and cta_type [] overrides it
             return [], first, f"{rid}: a cta_type overlay ({overlay[CTA_TYPE]}) for a text whose final call_to_action is false"
         if decided:
             return [], first, f"{rid}: the decision gives cta_type {decided} but call_to_action is false"

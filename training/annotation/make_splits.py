@@ -9,7 +9,9 @@
 - Texts that are the same or nearly the same are kept together: two texts whose keys (the
   text normalised with ``khmer_civic.text.normalize``, then letters, marks and digits only)
   are equal, or whose character 5-gram Jaccard similarity reaches 0.6, fall in one group, and
-  groups are linked transitively. Paragraphs of one news article (the same ``docId`` in
+  groups are linked transitively; so are two texts one of which is mostly contained in the other
+  (at least 0.8 of the shorter text's 5-grams in the longer one, the shorter having at least 40
+  grams: ``CONTAINMENT``, ``MIN_CONTAINED_GRAMS``). Paragraphs of one news article (the same ``docId`` in
   ``source: news:<docId>:p<index>``, annolib.doc_id_of) fall in one group too. A group is never
   split across two splits.
 - ``--keep IDS``: records whose id the file lists stay in the split it gives (a JSON object
@@ -63,6 +65,8 @@ SPLITS: tuple[str, ...] = ("train", "dev", "test")
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
 NEAR_DUPLICATE_JACCARD = 0.6
 SHINGLE_SIZE = 5
+CONTAINMENT = 0.8  # a text with >= this share of its 5-grams inside another text joins its group ...
+MIN_CONTAINED_GRAMS = 40  # ... when it has at least this many grams (short stock phrases would chain everything)
 TEST_NEWS_WEB_TARGET = 600  # new news/web texts the test split should gain (issue 12)
 MAX_TEST_SHARE = 0.3  # ... taking at most this share of the new news/web texts
 
@@ -88,9 +92,14 @@ class _UnionFind:
 
 
 def near_duplicate_groups(
-    texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD, size: int = SHINGLE_SIZE
+    texts: Sequence[str],
+    threshold: float = NEAR_DUPLICATE_JACCARD,
+    size: int = SHINGLE_SIZE,
+    containment: float = CONTAINMENT,
+    min_grams: int = MIN_CONTAINED_GRAMS,
 ) -> list[int]:
-    """A group number per text: equal keys, or 5-gram Jaccard >= ``threshold``, share a group.
+    """A group number per text: equal keys, 5-gram Jaccard >= ``threshold``, or a text mostly
+    contained in another (:func:`containment_pairs`; ``containment`` 0 turns that off), share a group.
 
     Exact (no pair above the threshold is missed) and fast enough for tens of thousands of
     texts: only pairs that share one of their rarest grams (prefix filtering) are compared.
@@ -127,14 +136,43 @@ def near_duplicate_groups(
             shared = len(gs & other)
             if shared / (len(gs) + len(other) - shared) >= threshold:
                 uf.union(i, j)
+    if containment:
+        for i, j in containment_pairs(grams, containment, min_grams):
+            uf.union(i, j)
     return [uf.find(i) for i in range(len(texts))]
 
 
-def split_groups(records: Sequence[Mapping[str, Any]], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[int]:
+def containment_pairs(
+    grams: Sequence[frozenset[str]], threshold: float = CONTAINMENT, min_grams: int = MIN_CONTAINED_GRAMS
+) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` where at least ``threshold`` of the shorter text's 5-grams are in the other's
+    (a text mostly contained in another), the shorter having at least ``min_grams`` grams.
+
+    Exact, by prefix filtering: texts are indexed from the longest down, and each probes with its
+    ``|A| - ceil(threshold * |A|) + 1`` rarest grams, one of which any container must hold.
+    """
+    frequency: Counter[str] = Counter(g for gs in grams for g in gs)
+    postings: dict[str, list[int]] = defaultdict(list)
+    pairs: list[tuple[int, int]] = []
+    for i in sorted(range(len(grams)), key=lambda k: (-len(grams[k]), k)):
+        gs = grams[i]
+        if len(gs) >= min_grams:
+            ordered = sorted(gs, key=lambda g: (frequency[g], g))
+            prefix = ordered[: len(ordered) - math.ceil(threshold * len(ordered) - 1e-9) + 1]
+            candidates = {j for g in prefix for j in postings.get(g, ())}
+            pairs += [(min(i, j), max(i, j)) for j in sorted(candidates) if len(gs & grams[j]) >= threshold * len(gs)]
+        for g in gs:
+            postings[g].append(i)
+    return pairs
+
+
+def split_groups(
+    records: Sequence[Mapping[str, Any]], threshold: float = NEAR_DUPLICATE_JACCARD, containment: float = CONTAINMENT
+) -> list[int]:
     """A group number per record: near-duplicate texts (:func:`near_duplicate_groups`) and
     paragraphs of one article (annolib.doc_id_of) share a group, transitively. Group numbers are
     the index of the group's first record (so without articles they equal the near-duplicate groups)."""
-    groups = near_duplicate_groups([str(r.get("text", "")) for r in records], threshold)
+    groups = near_duplicate_groups([str(r.get("text", "")) for r in records], threshold, containment=containment)
     uf = _UnionFind(len(records))
     first_of: dict[Any, int] = {}
     for i, g in enumerate(groups):
@@ -312,9 +350,10 @@ def _split_conflict(
 ) -> None:
     """A group whose kept records sit in two splits: they stay, the new records that link them
     are left out. Kept records that are near-duplicates (or one article) across splits by
-    themselves cannot be honoured."""
+    themselves cannot be honoured (containment is not checked among kept records: the frozen
+    splits predate that rule)."""
     kept_idx = [i for i in idx if ids[i] in kept]
-    sub = split_groups([records[i] for i in kept_idx])
+    sub = split_groups([records[i] for i in kept_idx], containment=0.0)
     by_sub: dict[int, set[str]] = defaultdict(set)
     for local, i in zip(sub, kept_idx):
         by_sub[local].add(kept[ids[i]])
@@ -458,7 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "input_sha256": file_sha256(args.data),
         "seed": args.seed,
         "fractions": list(args.fractions),
-        "near_duplicate": {"jaccard": args.jaccard, "char_ngram": SHINGLE_SIZE, "text": "khmer_civic.text.normalize"},
+        "near_duplicate": {
+            "jaccard": args.jaccard, "char_ngram": SHINGLE_SIZE, "text": "khmer_civic.text.normalize",
+            "containment": CONTAINMENT, "min_contained_grams": MIN_CONTAINED_GRAMS,
+        },
     }
     if kept is not None:
         manifest["kept"] = {

@@ -351,6 +351,19 @@ _BATCHING_NOTE = {
 }
 
 
+def _task_rule_row(task: TaskSpec) -> str:
+    """One row of the model card's "Tasks and decision rules" table."""
+    if task.type == "multi_label":
+        thr = ", ".join(f"{lab} {task.threshold_for(lab):.3f}" for lab in task.labels)
+    elif task.type == "binary":
+        thr = f"true if p >= {task.threshold:.3f}"
+    else:
+        thr = "most probable label"
+    if task.given is not None:
+        thr += f"; only when {task.given.task} is {task.given.label} (then at least the most probable label)"
+    return f"| {task.name} | {task.type} | {', '.join(task.labels)} | {task.temperature:.3f} | {thr} |"
+
+
 def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, description: str | None = None) -> Path:
     """Fill MODEL_CARD.md in ``model_dir`` from its config.json and ``metrics`` (metrics.json).
 
@@ -373,16 +386,7 @@ def write_model_card(model_dir: str | Path, metrics: Mapping[str, Any], *, descr
         "| task | type | labels | temperature | thresholds |",
         "|---|---|---|---:|---|",
     ]
-    for task in config.schema.tasks:
-        if task.type == "multi_label":
-            thr = ", ".join(f"{lab} {task.threshold_for(lab):.3f}" for lab in task.labels)
-        elif task.type == "binary":
-            thr = f"true if p >= {task.threshold:.3f}"
-        else:
-            thr = "most probable label"
-        if task.given is not None:
-            thr += f"; only when {task.given.task} is {task.given.label} (then at least the most probable label)"
-        lines.append(f"| {task.name} | {task.type} | {', '.join(task.labels)} | {task.temperature:.3f} | {thr} |")
+    lines += [_task_rule_row(task) for task in config.schema.tasks]
     lines += [
         "",
         f"Texts are normalised (normaliser version {config.normalizer_version}) and cut into windows of "

@@ -341,12 +341,12 @@ class CivicClassifier:
         with the ``status``) for a text that cannot be labelled.
         """
         spec = task_named(self.schema, task)
-        return explanation(occlude(self._runner, text), spec, label)
+        return explanation(occlude(self._runner, text), spec, label, self.schema)
 
     def explain_all(self, text: object) -> list[Explanation]:
         """:meth:`explain` of every task's default label, in config order, from one scoring of the variants."""
         occlusion = occlude(self._runner, text)
-        return [explanation(occlusion, spec) for spec in self.schema.tasks]
+        return [explanation(occlusion, spec, schema=self.schema) for spec in self.schema.tasks]
 
     def pushing_words(
         self,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, prepare_input
-from khmer_civic.model.runtime import WindowedRunner, decisions
+from khmer_civic.model.runtime import WindowedRunner, decisions, schema_decisions
 from khmer_civic.schema import LabelStatus, ModelSchema, TaskSpec
 from khmer_civic.text import normalize, segment
 
@@ -166,16 +166,39 @@ def predicted_labels(spec: TaskSpec, probs: np.ndarray) -> list[str]:
     return [spec.labels[i] for i in sorted(on, key=lambda i: -float(probs[i]))]
 
 
-def default_label(spec: TaskSpec, probs: np.ndarray) -> str:
+def text_predictions(schema: ModelSchema, full: Mapping[str, np.ndarray]) -> dict[str, list[str]]:
+    """Every task's predicted labels for one text (one row per task in ``full``), by the schema's decision
+    rule: a dependent task (cta_type) has labels only where its parent decision holds."""
+    rows = {name: np.asarray(probs, dtype=np.float64).reshape(1, -1) for name, probs in full.items()}
+    decided = schema_decisions(rows, schema)
+    out: dict[str, list[str]] = {}
+    for spec in schema.tasks:
+        row = decided[spec.name][0]
+        if spec.type == "single_label":
+            out[spec.name] = [spec.labels[int(row)]]
+        elif spec.type == "binary":
+            out[spec.name] = ["true" if row[0] else "false"]
+        else:
+            on = [i for i, flag in enumerate(row) if flag]
+            out[spec.name] = [spec.labels[i] for i in sorted(on, key=lambda i: -float(rows[spec.name][0][i]))]
+    return out
+
+
+def default_label(spec: TaskSpec, probs: np.ndarray, predicted: Sequence[str] | None = None) -> str:
     """The predicted label; for multi_label the most probable predicted one, or the most probable if none is."""
-    predicted = predicted_labels(spec, probs)
+    predicted = predicted_labels(spec, probs) if predicted is None else predicted
     return predicted[0] if predicted else spec.labels[int(np.argmax(probs))]
 
 
-def explanation(occlusion: Occlusion, spec: TaskSpec, label: str | None = None) -> Explanation:
-    """The explanation of ``label`` (default: :func:`default_label`) of task ``spec`` from one :class:`Occlusion`."""
+def explanation(
+    occlusion: Occlusion, spec: TaskSpec, label: str | None = None, schema: ModelSchema | None = None
+) -> Explanation:
+    """The explanation of ``label`` (default: :func:`default_label`) of task ``spec`` from one :class:`Occlusion`.
+
+    With ``schema``, "predicted" follows the whole schema's decision rule (dependent tasks included)."""
     full = occlusion.full[spec.name]
-    label = check_label(spec, label) if label is not None else default_label(spec, full)
+    predicted = text_predictions(schema, occlusion.full)[spec.name] if schema is not None else None
+    label = check_label(spec, label) if label is not None else default_label(spec, full, predicted)
     column = spec.labels.index(label)
     p_full = float(label_probabilities(spec, full)[column])
     p_without = label_probabilities(spec, occlusion.without[spec.name])[:, column]
@@ -183,7 +206,8 @@ def explanation(occlusion: Occlusion, spec: TaskSpec, label: str | None = None) 
         WordContribution(word, start, end, p_full - float(p))
         for (word, start, end), p in zip(occlusion.spans, p_without)
     )
-    return Explanation(spec.name, label, p_full, label in predicted_labels(spec, full), occlusion.text, words)
+    predicted = predicted_labels(spec, full) if predicted is None else predicted
+    return Explanation(spec.name, label, p_full, label in predicted, occlusion.text, words)
 
 
 # ------------------------------------------------------------------------------ across many texts
@@ -268,25 +292,29 @@ def pushing_words(
         if status is not LabelStatus.OK:
             run.skipped[status.value] += 1
         else:
-            _count_text(runner, specs, text, label, run)
+            _count_text(runner, schema, specs, text, label, run)
         if advance is not None:
             advance(1)
     return run
 
 
 def _count_text(
-    runner: WindowedRunner, specs: Sequence[TaskSpec], text: str, label: str | None, run: PushingWordsRun
+    runner: WindowedRunner,
+    schema: ModelSchema,
+    specs: Sequence[TaskSpec],
+    text: str,
+    label: str | None,
+    run: PushingWordsRun,
 ) -> None:
     """Score the full text first; occlude only when it has a label to explain."""
     full = runner.probabilities([text])
-    wanted = {
-        spec.name: [lab for lab in predicted_labels(spec, full[spec.name][0]) if label in (None, lab)] for spec in specs
-    }
+    predicted = text_predictions(schema, {name: probs[0] for name, probs in full.items()})
+    wanted = {spec.name: [lab for lab in predicted[spec.name] if label in (None, lab)] for spec in specs}
     if not any(wanted.values()):
         run.not_matching += 1
         return
     occlusion = occlude(runner, text)
     for spec in specs:
         for lab in wanted[spec.name]:
-            run.counts.add(explanation(occlusion, spec, lab))
+            run.counts.add(explanation(occlusion, spec, lab, schema))
     run.explained_rows += 1

@@ -175,3 +175,20 @@ def test_pushing_words_over_texts(clf: CivicClassifier) -> None:
 
 def test_explain_all_gives_every_tasks_default_label(clf: CivicClassifier) -> None:
     assert clf.explain_all(TEXT) == [clf.explain(TEXT, t) for t in ("topics", "sentiment", "call_to_action")]
+
+
+def test_a_dependent_task_is_predicted_only_where_its_parent_decision_holds() -> None:
+    from khmer_civic.model.explain import text_predictions
+    from khmer_civic.schema import ModelSchema
+
+    schema = ModelSchema.from_list(
+        [
+            {"name": "call_to_action", "type": "binary", "labels": ["false", "true"], "threshold": 0.5},
+            {"name": "cta_type", "type": "multi_label", "labels": ["engage", "comply"],
+             "thresholds": {"engage": 0.5, "comply": 0.5}, "given": {"task": "call_to_action", "label": "true"}},
+        ]
+    )
+    no_cta = text_predictions(schema, {"call_to_action": np.array([0.2]), "cta_type": np.array([0.9, 0.3])})
+    assert no_cta == {"call_to_action": ["false"], "cta_type": []}
+    cta = text_predictions(schema, {"call_to_action": np.array([0.8]), "cta_type": np.array([0.2, 0.4])})
+    assert cta == {"call_to_action": ["true"], "cta_type": ["comply"]}  # at least the most probable type

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from annotation_tools import load_tool
-
-
+from annotation_tools import WORDS, load_tool, random_text
+from annotation_tools import write_jsonl as write
 
 annolib = load_tool("annolib")
 validate = load_tool("validate")
@@ -19,13 +18,6 @@ agreement = load_tool("agreement")
 adjudicate = load_tool("adjudicate")
 make_splits = load_tool("make_splits")
 data_card = load_tool("data_card")
-
-# Khmer words to build texts from: a text of 8-14 of them is long enough for 5-gram similarity.
-WORDS = (
-    "សាលារៀន គ្រូបង្រៀន សិស្ស មណ្ឌលសុខភាព ពេទ្យ ថ្នាំ ឃុំ សង្កាត់ មេភូមិ ផ្លូវ ទឹក ភ្លើង "
-    "ល្អណាស់ អាក្រក់ ប្រជាពលរដ្ឋ ថ្ងៃនេះ ស្អែក កូនខ្ញុំ ភូមិយើង ជួយ ផង ណាស់ ហើយ មិនទាន់ "
-    "សំបុត្រកំណើត វ៉ាក់សាំង ប្រឡង ថ្លៃ លុយ ផ្ទះ ស្រូវ ទីផ្សារ ត្រី បាយ"
-).split()
 
 
 def record(rid: str, text: str, **labels: Any) -> dict[str, Any]:
@@ -40,15 +32,6 @@ def record(rid: str, text: str, **labels: Any) -> dict[str, Any]:
     }
     out.update(labels)
     return out
-
-
-def write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def random_text(rng: random.Random, n_words: int = 10) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n_words))
 
 
 # ---------------------------------------------------------------- validation

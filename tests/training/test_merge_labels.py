@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from annotation_tools import TOOLS, load_tool
+from annotation_tools import write_jsonl as write
 
 merge_labels = load_tool("merge_labels")
 
@@ -42,11 +42,6 @@ def test_missing_extra_and_repeated_ids_are_refused() -> None:
         merge_labels.merge(BATCH[:1], LABELS, {})
     with pytest.raises(ValueError, match="twice"):
         merge_labels.merge(BATCH, LABELS + LABELS[:1], {})
-
-
-def write(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def test_the_command_validates_before_writing(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from annotation_tools import load_tool
+from annotation_tools import load_tool, random_text
+from annotation_tools import write_jsonl as write
 
 annolib = load_tool("annolib")
 adjudicate = load_tool("adjudicate")
@@ -19,17 +20,6 @@ make_splits = load_tool("make_splits")
 counts = load_tool("counts")
 data_card = load_tool("data_card")
 pool = load_tool("news_web_pool")
-
-WORDS = (
-    "សាលារៀន គ្រូបង្រៀន សិស្ស មណ្ឌលសុខភាព ពេទ្យ ថ្នាំ ឃុំ សង្កាត់ មេភូមិ ផ្លូវ ទឹក ភ្លើង "
-    "ល្អណាស់ អាក្រក់ ប្រជាពលរដ្ឋ ថ្ងៃនេះ ស្អែក កូនខ្ញុំ ភូមិយើង ជួយ ផង ណាស់ ហើយ មិនទាន់ "
-    "សំបុត្រកំណើត វ៉ាក់សាំង ប្រឡង ថ្លៃ លុយ ផ្ទះ ស្រូវ ទីផ្សារ ត្រី បាយ"
-).split()
-
-
-def text(rng: random.Random, n: int = 12) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
-
 
 def record(rid: str, body: str = "សាលារៀនថ្មី", **fields: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
@@ -43,11 +33,6 @@ def record(rid: str, body: str = "សាលារៀនថ្មី", **fields: 
 def news(doc: str, par: int, body: str, **fields: Any) -> dict[str, Any]:
     fields.setdefault("url", f"https://news.example.kh/{doc}")
     return record(f"nw-{doc}-p{par}", body, source=f"news:{doc}:p{par}", **fields)
-
-
-def write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def messages(result: Any) -> dict[int, list[str]]:
@@ -378,9 +363,9 @@ def test_agreement_is_given_per_genre(tmp_path: Path) -> None:
         genre = list(sources)[i % 3]
         sentiment = rng.choice(annolib.SENTIMENTS)
         if genre == "news":
-            r = news(str(i), 0, text(rng), sentiment=sentiment)
+            r = news(str(i), 0, random_text(rng, 12), sentiment=sentiment)
         else:
-            r = record(f"x-{i}", text(rng), sentiment=sentiment, source=sources[genre],
+            r = record(f"x-{i}", random_text(rng, 12), sentiment=sentiment, source=sources[genre],
                        provenance="authored" if genre.startswith("authored") else "corpus")
         first.append(r)
         flip = genre == "news" and i % 2 == 0  # news disagrees more
@@ -409,7 +394,7 @@ def _articles(n_docs: int, seed: int, start: int = 0) -> list[dict[str, Any]]:
     rows = []
     for d in range(start, start + n_docs):
         for p in range(rng.randint(1, 5)):
-            rows.append(news(str(d), p, text(rng), call_to_action=rng.random() < 0.3,
+            rows.append(news(str(d), p, random_text(rng, 12), call_to_action=rng.random() < 0.3,
                              sentiment=rng.choice(annolib.SENTIMENTS)))
     return rows
 
@@ -417,7 +402,7 @@ def _articles(n_docs: int, seed: int, start: int = 0) -> list[dict[str, Any]]:
 def _round1(n: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [
-        record(f"r1-{i}", text(rng), sentiment=rng.choice(annolib.SENTIMENTS), call_to_action=rng.random() < 0.3,
+        record(f"r1-{i}", random_text(rng, 12), sentiment=rng.choice(annolib.SENTIMENTS), call_to_action=rng.random() < 0.3,
                provenance="authored" if i % 3 == 0 else "corpus",
                source="authored:page-post" if i % 3 == 0 else "rdlab_wild_khmer_sentences")
         for i in range(n)
@@ -451,7 +436,7 @@ def test_kept_splits_stay_and_new_texts_follow_their_near_duplicates() -> None:
     test_text = first["test"][0]["text"]
     new = _articles(60, seed=3) + [
         record("ow-1", test_text + " ណាស់", source="oscar_web_lines"),  # a near copy of a kept test text
-        record("ow-2", text(rng), source="oscar_web_lines"),
+        record("ow-2", random_text(rng, 12), source="oscar_web_lines"),
     ]
     splits, summary = make_splits.make_splits(old + new, seed=7, kept=kept)
     now = {r["id"]: name for name, members in splits.items() for r in members}
@@ -473,7 +458,7 @@ def test_a_new_text_linking_kept_texts_of_two_splits_is_left_out() -> None:
     jac = lambda x, y: len(grams(x) & grams(y)) / len(grams(x) | grams(y))  # noqa: E731
     assert jac(a, b) < 0.6 <= min(jac(a, bridge), jac(b, bridge))  # the premise of the test
     rows = [record("k-a", a), record("k-b", b), record("n-1", bridge)]
-    rows += [record(f"f-{i}", text(random.Random(i))) for i in range(10)]
+    rows += [record(f"f-{i}", random_text(random.Random(i), 12)) for i in range(10)]
     splits, summary = make_splits.make_splits(rows, seed=1, kept={"k-a": "train", "k-b": "test"})
     ids = {name: {r["id"] for r in v} for name, v in splits.items()}
     assert "k-a" in ids["train"] and "k-b" in ids["test"]
@@ -490,7 +475,7 @@ def test_test_split_gains_the_news_web_target_when_round_2_is_large_enough(docs:
     old = _round1(300, seed=5)
     first, _ = make_splits.make_splits(old, seed=13)
     kept = {r["id"]: name for name, members in first.items() for r in members}
-    new = _articles(docs, seed=6) + [record(f"ow-{i}", text(random.Random(i)), source="oscar_web_lines") for i in range(1, 200)]
+    new = _articles(docs, seed=6) + [record(f"ow-{i}", random_text(random.Random(i), 12), source="oscar_web_lines") for i in range(1, 200)]
     splits, summary = make_splits.make_splits(old + new, seed=13, kept=kept, test_news_web=600)
     new_ids = {r["id"] for r in new}
     gained = sum(1 for r in splits["test"] if r["id"] in new_ids)
@@ -591,7 +576,7 @@ def test_counted_kappa_uses_only_new_real_texts(tmp_path: Path) -> None:
     first, second = [], []
     for i in range(40):
         s = rng.choice(annolib.SENTIMENTS)
-        r = news(str(i), 0, text(rng), sentiment=s) if i < 20 else record(f"r1-{i}", text(rng), sentiment=s)
+        r = news(str(i), 0, random_text(rng, 12), sentiment=s) if i < 20 else record(f"r1-{i}", random_text(rng, 12), sentiment=s)
         first.append(r)
         s2 = s if i < 20 else [x for x in annolib.SENTIMENTS if x != s][0]  # round 1 disagrees everywhere
         second.append({"id": r["id"], "topics": [], "sentiment": s2, "call_to_action": False})

@@ -329,9 +329,8 @@ def test_a_rows_status_is_set_once(labeller: Labeller, tmp_path: Path, workers: 
         assert recording.statuses == ["ok", "empty", "ok"]
 
 
-def test_model_is_loaded_once_per_run_in_process(
-    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def count_model_loads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Make CivicClassifier.load record its arguments in the returned list (in this process) and go on loading."""
     loads: list[Any] = []
     original = CivicClassifier.load.__func__  # type: ignore[attr-defined]
 
@@ -340,6 +339,13 @@ def test_model_is_loaded_once_per_run_in_process(
         return original(cls, *args, **kwargs)
 
     monkeypatch.setattr(CivicClassifier, "load", classmethod(counting_load))
+    return loads
+
+
+def test_model_is_loaded_once_per_run_in_process(
+    tiny_model_dir: Path, tmp_path: Path, messy_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads = count_model_loads(monkeypatch)
     run_table(
         RunOptions(messy_csv, tmp_path / "out.csv", chunk_size=2), LabelJob(str(tiny_model_dir)), notify=lambda _: None
     )
@@ -356,14 +362,7 @@ def test_with_workers_the_main_process_loads_no_model(
     loads_here: int,
 ) -> None:
     # workers label; this process only writes, unless the file is one chunk (then it labels itself)
-    loads: list[Any] = []
-    original = CivicClassifier.load.__func__  # type: ignore[attr-defined]
-
-    def counting_load(cls: type, *args: Any, **kwargs: Any) -> Any:
-        loads.append(args)
-        return original(cls, *args, **kwargs)
-
-    monkeypatch.setattr(CivicClassifier, "load", classmethod(counting_load))
+    loads = count_model_loads(monkeypatch)
     options = RunOptions(messy_csv, tmp_path / "out.csv", chunk_size=chunk_size, workers=2)
     result = run_table(options, LabelJob(str(tiny_model_dir)), notify=lambda _: None)
     assert len(loads) == loads_here

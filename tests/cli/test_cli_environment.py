@@ -58,6 +58,24 @@ def _alive(pid: int, started: int) -> bool:
     return stat is not None and stat[2] == started and stat[0] != "Z"
 
 
+def _survivors(processes: dict[int, int], wait_s: float = 10) -> list[int]:
+    """The pids of ``processes`` (pid -> start time) still alive after waiting up to ``wait_s`` for them to go."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and any(_alive(pid, start) for pid, start in processes.items()):
+        time.sleep(0.05)
+    return [pid for pid, start in processes.items() if _alive(pid, start)]
+
+
+def _end(process: subprocess.Popen[Any], processes: dict[int, int]) -> None:
+    """Clean up after a test: kill ``process`` if it still runs, and any of ``processes`` still alive."""
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+    for pid, start in processes.items():
+        if _alive(pid, start):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes through /proc")
 def test_workers_exit_when_the_parent_is_killed(tiny_model_dir: Path, tmp_path: Path) -> None:
     rows = [(f"{i:06d}", f"{TEXTS[i % len(TEXTS)]} {i}", "") for i in range(60_000)]
@@ -83,18 +101,10 @@ def test_workers_exit_when_the_parent_is_killed(tiny_model_dir: Path, tmp_path: 
         assert len(workers) >= 2, workers
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(pid, start) for pid, start in workers.items()):
-            time.sleep(0.05)
-        left = [pid for pid, start in workers.items() if _alive(pid, start)]
+        left = _survivors(workers)
         assert not left, f"child processes {left} outlived their killed parent"
     finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(timeout=30)
-        for pid, start in workers.items():
-            if _alive(pid, start):
-                os.kill(pid, signal.SIGKILL)
+        _end(parent, workers)
 
 
 _WATCHED_CHILD = """
@@ -124,17 +134,9 @@ def test_the_portable_parent_watcher_ends_a_worker_without_prctl(tmp_path: Path)
         assert children, "the pool started no process"
         script.wait(timeout=60)
         assert script.returncode == -signal.SIGKILL
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(pid, start) for pid, start in children.items()):
-            time.sleep(0.05)
-        assert not [pid for pid, start in children.items() if _alive(pid, start)]
+        assert not _survivors(children)
     finally:
-        if script.poll() is None:
-            script.kill()
-            script.wait(timeout=30)
-        for pid, start in children.items():
-            if _alive(pid, start):
-                os.kill(pid, signal.SIGKILL)
+        _end(script, children)
 
 
 # ------------------------------------------------------------------------------ outputs that cannot be written

@@ -119,15 +119,18 @@ class LabelColumns:
 
     def __init__(self, config: ModelConfig, model_dir: str | Path) -> None:
         self.schema: ModelSchema = config.schema
-        self._identity = {"name": config.name, "version": config.version, "digest": model_digest(model_dir)}
+        self._config = config
+        self._model_dir = model_dir
 
     @property
     def added_columns(self) -> list[AddedColumn]:
         return label_columns(self.schema)
 
     def identity(self) -> dict[str, str]:
-        """What a resumed run must find unchanged about the model."""
-        return dict(self._identity)
+        """What a resumed run must find unchanged about the model (hashed here, once per run: not in
+        every worker that builds a :class:`Labeller`)."""
+        config = self._config
+        return {"name": config.name, "version": config.version, "digest": model_digest(self._model_dir)}
 
     def count(self, columns: Mapping[str, Sequence[Any]]) -> Counter[str]:
         return label_counts(self.schema, columns)

@@ -127,6 +127,27 @@ def categorical_agreement(
     }
 
 
+def _has(label: str, labels: set[str]) -> str:
+    return str(label in labels).lower()
+
+
+def label_set_agreement(label: str, sets: Sequence[tuple[set[str], set[str]]], samples: int, seed: int) -> dict[str, Any]:
+    """Agreement on one label of a multi-label judgement, as a yes/no decision per text: ``sets``
+    holds the (first pass, second pass) label sets of each text judged in both."""
+    figures = categorical_agreement(
+        [_has(label, a) for a, _ in sets], [_has(label, b) for _, b in sets], ("false", "true"), samples, seed
+    )
+    return {
+        "n": figures["n"],
+        "agreement": figures["agreement"],
+        "kappa": figures["kappa"],
+        "kappa_ci95": figures["kappa_ci95"],
+        "first_positive": figures["first_counts"].get("true", 0),
+        "second_positive": figures["second_counts"].get("true", 0),
+        "both_positive": sum(1 for a, b in sets if label in a and label in b),
+    }
+
+
 @dataclass(frozen=True)
 class Pair:
     """One text judged in both passes."""
@@ -157,20 +178,7 @@ def task_agreement(pairs: Sequence[Pair], samples: int, seed: int) -> dict[str, 
         for a, b in zip(first_labels, second_labels)
         if a["topics"] is not None and b["topics"] is not None
     ]
-    per_label: dict[str, Any] = {}
-    for label in TOPICS:
-        fa = [str(label in a).lower() for a, _ in topic_pairs]
-        fb = [str(label in b).lower() for _, b in topic_pairs]
-        figures = categorical_agreement(fa, fb, ("false", "true"), samples, seed)
-        per_label[label] = {
-            "n": figures["n"],
-            "agreement": figures["agreement"],
-            "kappa": figures["kappa"],
-            "kappa_ci95": figures["kappa_ci95"],
-            "first_positive": figures["first_counts"].get("true", 0),
-            "second_positive": figures["second_counts"].get("true", 0),
-            "both_positive": sum(1 for a, b in topic_pairs if label in a and label in b),
-        }
+    per_label = {label: label_set_agreement(label, topic_pairs, samples, seed) for label in TOPICS}
     exact = sum(1 for a, b in topic_pairs if a == b)
     out["topics"] = {
         "n": len(topic_pairs),
@@ -195,24 +203,9 @@ def cta_type_agreement(pairs: Sequence[Pair], samples: int, seed: int) -> dict[s
     cta_type set matches.
     """
     sets = [s for s in (cta_types_compared(p.first, p.second) for p in pairs) if s is not None]
-    per_label: dict[str, Any] = {}
-    pooled_a: list[str] = []
-    pooled_b: list[str] = []
-    for label in CTA_TYPES:
-        fa = [str(label in a).lower() for a, _ in sets]
-        fb = [str(label in b).lower() for _, b in sets]
-        pooled_a += fa
-        pooled_b += fb
-        figures = categorical_agreement(fa, fb, ("false", "true"), samples, seed)
-        per_label[label] = {
-            "n": figures["n"],
-            "agreement": figures["agreement"],
-            "kappa": figures["kappa"],
-            "kappa_ci95": figures["kappa_ci95"],
-            "first_positive": figures["first_counts"].get("true", 0),
-            "second_positive": figures["second_counts"].get("true", 0),
-            "both_positive": sum(1 for a, b in sets if label in a and label in b),
-        }
+    per_label = {label: label_set_agreement(label, sets, samples, seed) for label in CTA_TYPES}
+    pooled_a = [_has(label, a) for label in CTA_TYPES for a, _ in sets]
+    pooled_b = [_has(label, b) for label in CTA_TYPES for _, b in sets]
     defined = [v["kappa"] for v in per_label.values() if v["kappa"] is not None]
     exact = sum(1 for a, b in sets if a == b)
     return {

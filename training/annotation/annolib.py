@@ -163,6 +163,18 @@ def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> int:
     return count
 
 
+def _label_list_messages(name: str, labels: Sequence[str], allowed: Sequence[str]) -> list[str]:
+    """Messages for labels of a multi-label field outside ``allowed`` or listed twice."""
+    messages: list[str] = []
+    unknown = sorted({v for v in labels if v not in allowed})
+    if unknown:
+        messages.append(f"{name}: unknown label(s) {unknown}; allowed {list(allowed)}")
+    repeated = sorted(v for v, n in Counter(labels).items() if n > 1)
+    if repeated:
+        messages.append(f"{name}: label(s) listed twice {repeated}")
+    return messages
+
+
 def _check_task_values(data: Mapping[str, Any], report_types: bool) -> list[str]:
     """Messages for task values outside LABELS.md. Type errors only when ``report_types``
     (otherwise the training loader has already reported them); cta_type is always checked
@@ -174,12 +186,7 @@ def _check_task_values(data: Mapping[str, Any], report_types: bool) -> list[str]
     topics = data.get("topics")
     if topics is not None:
         if isinstance(topics, list) and all(isinstance(t, str) for t in topics):
-            unknown = sorted({t for t in topics if t not in TOPICS})
-            if unknown:
-                messages.append(f"topics: unknown label(s) {unknown}; allowed {list(TOPICS)}")
-            repeated = sorted(t for t, n in Counter(topics).items() if n > 1)
-            if repeated:
-                messages.append(f"topics: label(s) listed twice {repeated}")
+            messages.extend(_label_list_messages("topics", topics, TOPICS))
         elif report_types:
             messages.append(f"topics: expected a list of labels or null, found {topics!r}")
     sentiment = data.get("sentiment")
@@ -215,13 +222,7 @@ def check_cta_type(value: Any, call_to_action: bool | None, *, overlay: bool = F
         return ["cta_type: an overlay line gives at least one label (null says nothing)"] if overlay else []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return [f"cta_type: expected a list of labels or null, found {value!r}"]
-    messages: list[str] = []
-    unknown = sorted({v for v in value if v not in CTA_TYPES})
-    if unknown:
-        messages.append(f"cta_type: unknown label(s) {unknown}; allowed {list(CTA_TYPES)}")
-    repeated = sorted(v for v, n in Counter(value).items() if n > 1)
-    if repeated:
-        messages.append(f"cta_type: label(s) listed twice {repeated}")
+    messages = _label_list_messages(CTA_TYPE, value, CTA_TYPES)
     if overlay:
         if not value:
             messages.append("cta_type: an overlay line gives at least one label")

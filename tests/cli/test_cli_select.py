@@ -181,11 +181,10 @@ def fill_in(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_dump_to_select_to_label_studio_to_records_to_a_trained_model(
-    dump: Path, annotated: Path, model_dir: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    dump: Path, annotated: Path, model_dir: Path, tmp_path: Path, tiny_encoder: Path
 ) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from train.train_fixtures import build_tiny_encoder
 
     tasks_path = tmp_path / "tasks.json"
     result = run(*select_args(dump, tmp_path / "batch.csv", model_dir, "--n", N_PICK, "--annotated", annotated,
@@ -208,9 +207,8 @@ def test_dump_to_select_to_label_studio_to_records_to_a_trained_model(
     assert all(bool(r["cta_type"]) == r["call_to_action"] for r in records)
     assert {r["annotator"] for r in records} == {"annotator@example.org"}
 
-    encoder = build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert", max_positions=130)
     out = tmp_path / "trained"
-    result = run("train", "--data", records_path, "--out", out, "--base", encoder, "--no-progress", "--seed", 3,
+    result = run("train", "--data", records_path, "--out", out, "--base", tiny_encoder, "--no-progress", "--seed", 3,
                  "--no-baseline")  # fmt: skip
     assert result.exit_code == 0, result.output
 

@@ -25,7 +25,7 @@ from khmer_civic.cli import cli  # noqa: E402
 from cli_helpers import one_error_line, run  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
-from train_fixtures import write_labels_csv  # noqa: E402
+from train_fixtures import write_jsonl, write_labels_csv  # noqa: E402
 
 TOPIC_WORDS = {
     "education": ["សាលារៀន", "គ្រូ", "school"],
@@ -59,18 +59,6 @@ def annotations(n: int = N_TEXTS) -> list[dict[str, Any]]:
             }
         )
     return records
-
-
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from train.train_fixtures import build_tiny_encoder
-
-    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert", max_positions=130)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, prepare_input
-from khmer_civic.model.runtime import WindowedRunner, decisions, schema_decisions
+from khmer_civic.model.runtime import WindowedRunner, decided_labels, decisions, schema_decisions
 from khmer_civic.schema import LabelStatus, ModelSchema, TaskSpec
 from khmer_civic.text import normalize, segment
 
@@ -155,15 +155,20 @@ def label_probabilities(spec: TaskSpec, probs: np.ndarray) -> np.ndarray:
     return p
 
 
+def _label_list(spec: TaskSpec, decided: np.ndarray, probs: np.ndarray) -> list[str]:
+    """One text's decisions (:func:`~khmer_civic.model.runtime.decided_labels`) as a list of labels
+    (multi_label: most probable first; binary: ``"true"`` or ``"false"``)."""
+    labels = decided_labels(spec, decided)
+    if spec.type == "multi_label":
+        return sorted(labels, key=lambda lab: -float(probs[spec.labels.index(lab)]))  # type: ignore[union-attr]
+    if spec.type == "binary":
+        return ["true" if labels else "false"]
+    return [labels]  # type: ignore[list-item]
+
+
 def predicted_labels(spec: TaskSpec, probs: np.ndarray) -> list[str]:
     """The labels the decision rule gives one text (multi_label: most probable first)."""
-    decided = decisions(np.asarray(probs, dtype=np.float64)[None, :], spec)[0]
-    if spec.type == "single_label":
-        return [spec.labels[int(decided)]]
-    if spec.type == "binary":
-        return ["true" if decided[0] else "false"]
-    on = [i for i, flag in enumerate(decided) if flag]
-    return [spec.labels[i] for i in sorted(on, key=lambda i: -float(probs[i]))]
+    return _label_list(spec, decisions(np.asarray(probs, dtype=np.float64)[None, :], spec)[0], probs)
 
 
 def text_predictions(schema: ModelSchema, full: Mapping[str, np.ndarray]) -> dict[str, list[str]]:
@@ -171,17 +176,7 @@ def text_predictions(schema: ModelSchema, full: Mapping[str, np.ndarray]) -> dic
     rule: a dependent task (cta_type) has labels only where its parent decision holds."""
     rows = {name: np.asarray(probs, dtype=np.float64).reshape(1, -1) for name, probs in full.items()}
     decided = schema_decisions(rows, schema)
-    out: dict[str, list[str]] = {}
-    for spec in schema.tasks:
-        row = decided[spec.name][0]
-        if spec.type == "single_label":
-            out[spec.name] = [spec.labels[int(row)]]
-        elif spec.type == "binary":
-            out[spec.name] = ["true" if row[0] else "false"]
-        else:
-            on = [i for i, flag in enumerate(row) if flag]
-            out[spec.name] = [spec.labels[i] for i in sorted(on, key=lambda i: -float(rows[spec.name][0][i]))]
-    return out
+    return {spec.name: _label_list(spec, decided[spec.name][0], rows[spec.name][0]) for spec in schema.tasks}
 
 
 def default_label(spec: TaskSpec, probs: np.ndarray, predicted: Sequence[str] | None = None) -> str:

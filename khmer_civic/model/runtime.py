@@ -117,13 +117,9 @@ def aggregate_windows(
     window_probs: np.ndarray, owners: np.ndarray, weights: np.ndarray, n_texts: int, task: TaskSpec
 ) -> np.ndarray:
     """Fold per-window probabilities into one row per text (max, or length-weighted mean)."""
-    n_cols = window_probs.shape[1]
     if task.type == "single_label":
-        sums = np.zeros((n_texts, n_cols), dtype=np.float64)
-        np.add.at(sums, owners, window_probs * weights[:, None])
-        totals = np.bincount(owners, weights=weights, minlength=n_texts)
-        return sums / totals[:, None]
-    out = np.full((n_texts, n_cols), -np.inf, dtype=np.float64)
+        return mean_over_windows(window_probs, owners, weights, n_texts)
+    out = np.full((n_texts, window_probs.shape[1]), -np.inf, dtype=np.float64)
     np.maximum.at(out, owners, window_probs)
     return out
 
@@ -344,18 +340,7 @@ class WindowedRunner:
         ``texts`` must already be normalised and labellable (see
         :func:`~khmer_civic.model.inputs.prepare_input`). For a ``binary`` task the single column is p(true).
         """
-        tasks = self.config.schema.tasks
-        if not texts:
-            return {task.name: np.empty((0, task.n_outputs), dtype=np.float64) for task in tasks}
-        windows, owners = self.windows(texts)
-        logits = self.window_logits(windows, batch_size)
-        weights = np.asarray([max(len(w) - 2, 1) for w in windows], dtype=np.float64)
-        return {
-            task.name: aggregate_windows(
-                calibrated_probabilities(logits[task.output], task), owners, weights, len(texts), task
-            )
-            for task in tasks
-        }
+        return self.scores_and_embeddings(texts, batch_size, embeddings=False)[0]
 
     def window_outputs(
         self, windows: Sequence[Sequence[int]], names: Sequence[str], batch_size: int

@@ -3,11 +3,13 @@ and progress bars. Their shared options are in :mod:`khmer_civic.cli.options`.""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -145,6 +147,34 @@ def _failure(exc: Exception, command: str, resumable: bool) -> click.ClickExcept
 def default_model_problem(exc: ModelConfigError) -> ModelConfigError:
     """The error of an unusable default model, with the option that picks another."""
     return ModelConfigError(f"{one_line(exc)} (on the command line: --model DIR)")
+
+
+@contextlib.contextmanager
+def default_model_hint(model_path: Path | None) -> Iterator[None]:
+    """Inside, a problem with the default model (``model_path`` is ``None``) becomes
+    :func:`default_model_problem`; a problem with a model the user named is raised as it is."""
+    try:
+        yield
+    except ModelConfigError as exc:
+        if model_path is None:
+            raise default_model_problem(exc) from exc
+        raise
+
+
+def load_classifier(model_path: Path | None, **options: Any) -> Any:
+    """``CivicClassifier.load(model_path, **options)`` under :func:`default_model_hint`."""
+    from khmer_civic.model.classifier import CivicClassifier
+
+    with default_model_hint(model_path):
+        return CivicClassifier.load(model_path, **options)
+
+
+def model_config(model_path: Path | None) -> Any:
+    """The config.json of ``model_path`` (``None``: the default model), without loading the model."""
+    from khmer_civic.model.classifier import default_model_dir
+    from khmer_civic.model.config import load_config
+
+    return load_config(model_path if model_path is not None else default_model_dir())
 
 
 def notifier(quiet: bool) -> Callable[[str], None]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import TqdmProgress, UsageProblem, default_model_problem, handle_errors, one_line
+from khmer_civic.cli.common import TqdmProgress, UsageProblem, handle_errors, load_classifier, one_line
 from khmer_civic.cli.options import debug_option, model_option
 from khmer_civic.io.errors import TableError
 from khmer_civic.schema import ModelConfigError
@@ -63,7 +63,7 @@ def explain(
         raise UsageProblem("--label needs --task")
     if output is not None and output.suffix.lower() not in WORD_FORMATS:
         raise UsageProblem(f"cannot write {output}: the word table is written as {', '.join(WORD_FORMATS)}")
-    clf = _load(model_path)
+    clf = load_classifier(model_path)
     try:
         if input_path is None:
             _explain_text(clf, str(text), task, label, as_json, color)
@@ -73,17 +73,6 @@ def explain(
         if isinstance(exc, (ModelConfigError, TableError)):
             raise  # handle_errors prints these
         raise UsageProblem(one_line(exc)) from None
-
-
-def _load(model_path: Path | None) -> Any:
-    from khmer_civic.model.classifier import CivicClassifier
-
-    try:
-        return CivicClassifier.load(model_path)
-    except ModelConfigError as exc:
-        if model_path is None:
-            raise default_model_problem(exc) from exc
-        raise
 
 
 def _explain_text(clf: Any, text: str, task: str | None, label: str | None, as_json: bool, color: bool | None) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from khmer_civic.cli.common import UsageProblem, handle_errors, notifier
+from khmer_civic.cli.common import UsageProblem, handle_errors, model_config, notifier
 from khmer_civic.cli.options import debug_option, model_option
 
 SHOWN_IDS = 5
@@ -33,12 +33,9 @@ def import_labels(export_path: Path, output: Path, all_annotations: bool, model_
     listed. The model (--model, default: the bundled one) says which tasks and labels to expect.
     """
     from khmer_civic.annotation.labelstudio import LabelStudioExportError, annotation_tasks, read_export
-    from khmer_civic.model.classifier import default_model_dir
-    from khmer_civic.model.config import load_config
-
     if output.suffix.lower() != ".jsonl":
         raise UsageProblem(f"the records are JSON Lines: name the output .jsonl, not {output.name}")
-    schema = load_config(model_path if model_path is not None else default_model_dir()).schema
+    schema = model_config(model_path).schema
     try:
         report = read_export(export_path, annotation_tasks(schema), all_annotations=all_annotations)
     except LabelStudioExportError as exc:

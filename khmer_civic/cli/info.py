@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import default_model_problem, fmt, handle_errors
+from khmer_civic.cli.common import fmt, handle_errors, load_classifier
 from khmer_civic.cli.options import debug_option, model_option
-from khmer_civic.schema import ModelConfigError
 
 
 @click.command()
@@ -21,15 +20,9 @@ from khmer_civic.schema import ModelConfigError
 @handle_errors
 def info(model_path: Path | None, as_json: bool) -> None:
     """Describe a model: name, version, tasks, labels, thresholds, temperatures, test metrics."""
-    from khmer_civic.model.classifier import CivicClassifier
     from khmer_civic.text import NORMALIZER_VERSION
 
-    try:
-        classifier = CivicClassifier.load(model_path)
-    except ModelConfigError as exc:
-        if model_path is None:
-            raise default_model_problem(exc) from exc
-        raise
+    classifier = load_classifier(model_path)
     description = classifier.info()
     if as_json:
         description["library_normalizer_version"] = NORMALIZER_VERSION

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import default_model_problem, handle_errors
+from khmer_civic.cli.common import default_model_hint, handle_errors, model_config
 from khmer_civic.cli.options import TableArgs, batch_size_option, model_option, table_options
 from khmer_civic.schema import ModelConfigError, ModelSchema
 
@@ -48,12 +48,8 @@ def label(table: TableArgs, model_path: Path | None, mask_pii: bool, batch_size:
     job = LabelJob(
         model_path=str(model_path.resolve()) if model_path else None, batch_size=batch_size, intra_op_threads=threads
     )
-    try:
+    with default_model_hint(model_path):
         annotator, schema = _model(job, model_path, table.workers)
-    except ModelConfigError as exc:
-        if model_path is None:
-            raise default_model_problem(exc) from exc
-        raise
     result = table.run(job, annotator=annotator, mask_pii=mask_pii)
     summary = label_summary(result, schema)
     table.write_summary(summary, render_label_summary(summary))
@@ -64,11 +60,8 @@ def _model(job: Any, model_path: Path | None, workers: int) -> tuple[Any, ModelS
     load the model: here only its config.json is read, unless it is unusable, when loading the
     model names the problem (before any work starts)."""
     if workers > 1:
-        from khmer_civic.model.classifier import default_model_dir
-        from khmer_civic.model.config import load_config
-
         try:
-            return None, load_config(model_path if model_path is not None else default_model_dir()).schema
+            return None, model_config(model_path).schema
         except ModelConfigError:
             pass
     annotator = job.build()

@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import TqdmProgress, UsageProblem, default_model_problem, handle_errors, notifier
+from khmer_civic.cli.common import TqdmProgress, UsageProblem, handle_errors, load_classifier, notifier
 from khmer_civic.cli.options import ManyValues, ManyValuesCommand, batch_size_option, debug_option, model_option
-from khmer_civic.schema import ModelConfigError
 
 
 @click.command(cls=ManyValuesCommand)
@@ -70,7 +69,7 @@ def select(
         settings = SelectionSettings(n=n, random_share=random_share, seed=seed, quotas=parsed)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
-    classifier = _classifier(model_path, threads)
+    classifier = load_classifier(model_path, intra_op_threads=threads)
     source = PoolSource(input_path, text_column, id_column, tuple(dict.fromkeys(q.field for q in parsed)), sheet)
     index = None
     if annotated:
@@ -93,17 +92,6 @@ def select(
         written += _write_label_studio(label_studio, rows, classifier, with_suggestions, input_path.name)
     for line in summary_lines(report, pool, selection, settings, classifier.schema, written):
         notify(line)
-
-
-def _classifier(model_path: Path | None, threads: int) -> Any:
-    from khmer_civic.model.classifier import CivicClassifier
-
-    try:
-        return CivicClassifier.load(model_path, intra_op_threads=threads)
-    except ModelConfigError as exc:
-        if model_path is None:
-            raise default_model_problem(exc) from exc
-        raise
 
 
 def _with_progress(enabled: bool | None, work: Callable[..., Any]) -> Any:

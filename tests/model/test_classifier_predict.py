@@ -33,11 +33,6 @@ LONG_TEXT = (
 )
 
 
-@pytest.fixture(scope="module")
-def clf(tiny_model_dir: Path) -> CivicClassifier:
-    return CivicClassifier.load(tiny_model_dir)
-
-
 def _copy(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst

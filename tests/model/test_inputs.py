@@ -46,11 +46,6 @@ VALUES = [value for value, _ in TRICKY]
 STATUSES = [status.value for _, status in TRICKY]
 
 
-@pytest.fixture(scope="module")
-def clf(tiny_model_dir: Path) -> CivicClassifier:
-    return CivicClassifier.load(tiny_model_dir)
-
-
 @pytest.mark.parametrize(("value", "status"), TRICKY, ids=[repr(v) for v in VALUES])
 def test_one_rule_for_every_caller(value: object, status: LabelStatus) -> None:
     assert prepare_input(value)[0] is status

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from khmer_civic.model.classifier import CivicClassifier
@@ -11,11 +9,6 @@ from khmer_civic.model.inputs import prepare_input
 from khmer_civic.schema import LabelStatus
 
 BAD = ["សាលារៀន \ud83d", "\udc00", "half \ud800 of an emoji", "\ud83d\ude00 two halves are still two"]
-
-
-@pytest.fixture(scope="module")
-def clf(tiny_model_dir: Path) -> CivicClassifier:
-    return CivicClassifier.load(tiny_model_dir)
 
 
 @pytest.mark.parametrize("text", BAD)

@@ -209,18 +209,20 @@ def variant_dir(model_dir: Path, parent: Path, name: str, batching: str, graph: 
 # Measurements
 
 
-def decisions_and_scores(clf: CivicClassifier, texts: Sequence[str], batch_size: int) -> tuple[list, np.ndarray]:
-    predictions = clf.predict(list(texts), batch_size=batch_size)
+def decisions_of(predictions: Sequence[Any]) -> tuple[list, np.ndarray]:
+    """Each prediction's decisions (task, label) and its scores, one row per prediction."""
     decisions = [tuple((task, repr(p.labels[task])) for task in p.labels) for p in predictions]
     scores = np.array([[v for s in p.scores.values() for v in s.values()] for p in predictions])
     return decisions, scores
 
 
+def decisions_and_scores(clf: CivicClassifier, texts: Sequence[str], batch_size: int) -> tuple[list, np.ndarray]:
+    return decisions_of(clf.predict(list(texts), batch_size=batch_size))
+
+
 def invariance(clf: CivicClassifier, texts: Sequence[str]) -> dict[str, Any]:
     """Flips and score gaps of batched runs against one text per call; speed of the batch-32 pass."""
-    alone = [clf.predict(t) for t in texts]
-    ref_decisions = [tuple((task, repr(p.labels[task])) for task in p.labels) for p in alone]
-    ref_scores = np.array([[v for s in p.scores.values() for v in s.values()] for p in alone])
+    ref_decisions, ref_scores = decisions_of([clf.predict(t) for t in texts])
     runs: dict[str, Any] = {}
     seconds_32 = 0.0
     for name, batch_size, reverse in (("batch 1", 1, False), ("batch 7", 7, False), ("batch 32", 32, False),

@@ -44,6 +44,7 @@ from common import (  # noqa: E402
     markdown_table,
     read_texts,
     relative,
+    timed_repeats,
     write_results,
 )
 
@@ -122,18 +123,9 @@ def cost(clf: CivicClassifier, text: str, repeats: int) -> dict[str, Any]:
     ids = clf._runner.tokenizer.encode([normalize(text)])[0]
     windows, _ = clf._runner.windows([normalize(text)])
     clf.explain(text, "sentiment")
-
-    def timed(call: Any) -> list[float]:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - start)
-        return times
-
     with OtherLoad() as load:
-        explain_times = timed(lambda: clf.explain(text, "sentiment"))
-        predict_times = timed(lambda: clf.predict(text))
+        explain_times = timed_repeats(lambda: clf.explain(text, "sentiment"), repeats, time.perf_counter)
+        predict_times = timed_repeats(lambda: clf.predict(text), repeats, time.perf_counter)
     words = len(clf.explain(text, "sentiment").words)
     return {
         "tokens": len(ids),

@@ -53,8 +53,10 @@ def int8_padded_dir(int8_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
-def fp32_padded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return rewrite_config(build_tiny_model(tmp_path_factory.mktemp("fp32") / "tiny-fp32"), batching="padded")
+def fp32_padded_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("fp32") / "tiny-fp32"
+    shutil.copytree(tiny_model_dir, target)  # the session's fp32 tiny model, not built again
+    return rewrite_config(target, batching="padded")
 
 
 def score_matrix(clf: CivicClassifier, texts: list[str], batch_size: int) -> np.ndarray:

@@ -34,11 +34,6 @@ FFFD = "\ufffd"
 OUTPUT_FORMATS = ["csv", "tsv", "jsonl", "parquet", "xlsx"]
 
 
-@pytest.fixture(scope="module")
-def labeller(tiny_model_dir: Path) -> Labeller:
-    return LabelJob(str(tiny_model_dir)).build()
-
-
 def _label(labeller: Labeller, source: Path, output: Path, **options: Any) -> tuple[Any, list[str]]:
     notes: list[str] = []
     job = LabelJob(str(labeller.classifier.path))

@@ -39,11 +39,6 @@ class Interrupt(Exception):
     """Raised from after_chunk to stop a run the way a crash would."""
 
 
-@pytest.fixture(scope="module")
-def labeller(tiny_model_dir: Path) -> Labeller:
-    return LabelJob(str(tiny_model_dir)).build()
-
-
 def _label(labeller: Labeller, source: Path, output: Path, *, after_chunk: Any = None, **options: Any) -> Any:
     job = LabelJob(str(labeller.classifier.path))
     notes: list[str] = []

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.annotation.near_duplicates import match_key  # the duplicate-text key, re-exported
 from khmer_civic.genres import (
     AUTHORED_COMMENT_KINDS,
     GENRES,
@@ -47,7 +47,6 @@ from khmer_civic.genres import (
 )
 from khmer_civic.model.inputs import is_labelable, read_text
 from khmer_civic.schema import LabelStatus, default_schema
-from khmer_civic.text import normalize
 from khmer_civic.train.data import DataValidationError, Problem, read_examples, read_raw_records
 
 # The tasks and labels of LABELS.md: the default schema's, one definition (khmer_civic.schema).
@@ -575,11 +574,3 @@ def label_signature(record: Mapping[str, Any]) -> str:
     cta_part = "?" if cta is None else ("cta" if cta else "no-cta")
     return "|".join((str(record.get("provenance")), topic_part, str(labels["sentiment"] or "?"), cta_part))
 
-
-def match_key(text: str) -> str:
-    """The normalised text reduced to letters, marks and digits, lower-cased.
-
-    Two texts that differ only in spacing, punctuation, emoji, invisible characters or the typed
-    order of Khmer marks get the same key.
-    """
-    return "".join(ch for ch in normalize(text).lower() if unicodedata.category(ch)[0] in "LMN")

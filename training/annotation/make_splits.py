@@ -46,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.annotation.near_duplicates import NEAR_DUPLICATE_JACCARD, SHINGLE_SIZE
 from khmer_civic.model.manifest import file_sha256
 
 from annolib import (
@@ -63,8 +64,6 @@ from sample_candidates import shingles
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
-NEAR_DUPLICATE_JACCARD = 0.6
-SHINGLE_SIZE = 5
 CONTAINMENT = 0.8  # a text with >= this share of its 5-grams inside another text joins its group ...
 MIN_CONTAINED_GRAMS = 40  # ... when it has at least this many grams (short stock phrases would chain everything)
 TEST_NEWS_WEB_TARGET = 600  # new news/web texts the test split should gain (issue 12)

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import TqdmProgress, UsageProblem, handle_errors, load_classifier, one_line
+from khmer_civic.cli.common import TqdmProgress, UsageProblem, fmt, handle_errors, load_classifier, one_line
 from khmer_civic.cli.options import debug_option, model_option
 from khmer_civic.io.errors import TableError
 from khmer_civic.schema import ModelConfigError
@@ -130,13 +130,9 @@ def _explain_table(
         click.echo(_word_table(rows, WORD_COLUMNS))
 
 
-def _cell(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def _word_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Rows as aligned text columns (numbers right-aligned)."""
-    cells = [list(columns)] + [[_cell(row[c]) for c in columns] for row in rows]
+    cells = [list(columns)] + [[fmt(row[c]) for c in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     numeric = [isinstance(rows[0][c], (int, float)) if rows else False for c in columns]
     return "\n".join(

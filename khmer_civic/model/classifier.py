@@ -305,28 +305,22 @@ class CivicClassifier:
         return self._run(texts, batch_size, scores_only=False)
 
     def _run(self, texts: Texts, batch_size: int, *, scores_only: bool) -> Any:
-        single = isinstance(texts, str)
-        values = [texts] if single else _as_list(texts)
-        check_batch_size(batch_size)
-        prepared = [prepare_input(value) for value in values]
-        ok_rows = [row for row, (status, _) in enumerate(prepared) if status is LabelStatus.OK]
-        probs = self._runner.probabilities([prepared[row][1] for row in ok_rows], batch_size)
+        scored = self.score_arrays(texts, batch_size=batch_size)
+        probs = scored.probabilities  # NaN rows (not labelled) are decided too, and never read
         decided = {} if scores_only else schema_decisions(probs, self.schema)
-        position = {row: i for i, row in enumerate(ok_rows)}
         tasks = self.schema.tasks
         results: list[Any] = []
-        for row, (status, _) in enumerate(prepared):
+        for i, status in enumerate(scored.statuses):
             if status is not LabelStatus.OK:
                 results.append({} if scores_only else Prediction({t.name: None for t in tasks}, {}, status))
                 continue
-            i = position[row]
             scores = {task.name: _scores(task, probs[task.name][i]) for task in tasks}
             if scores_only:
                 results.append(scores)
             else:
                 labels = {task.name: decided_labels(task, decided[task.name][i]) for task in tasks}
                 results.append(Prediction(labels, scores, LabelStatus.OK))
-        return results[0] if single else results
+        return results[0] if isinstance(texts, str) else results
 
     # ------------------------------------------------------------------ explanations
 

@@ -134,9 +134,10 @@ def occlude(runner: WindowedRunner, value: object, batch_size: int = DEFAULT_BAT
 
 def task_named(schema: ModelSchema, task: str) -> TaskSpec:
     """The task called ``task``; ``ValueError`` naming the model's tasks otherwise."""
-    for spec in schema.tasks:
-        if spec.name == task:
-            return spec
+    try:
+        return schema[task]
+    except KeyError:
+        pass
     raise ValueError(f"unknown task {task!r}; this model's tasks: {', '.join(t.name for t in schema.tasks)}")
 
 

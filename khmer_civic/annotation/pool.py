@@ -23,7 +23,7 @@ from khmer_civic.io.columns import find_text_column, guess_text_column
 from khmer_civic.io.errors import MissingColumnError, TableError
 from khmer_civic.io.readers import SourceRow, open_table
 from khmer_civic.model.classifier import CivicClassifier
-from khmer_civic.model.inputs import prepare_input
+from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE, prepare_input
 from khmer_civic.schema import LabelStatus
 
 SCORE_CHUNK = 256  # texts per call to the classifier
@@ -148,7 +148,7 @@ def read_pool(
     classifier: CivicClassifier,
     *,
     annotated: NearDuplicateIndex | None = None,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Pool, PoolReport]:
     """Read and score every usable row of ``source.path`` (see the module docstring).

@@ -18,19 +18,18 @@ validation (exit status 1 and ``file:line: message`` lines on a problem, nothing
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from annolib import CTA_TYPE, TASK_FIELDS, validate_files, with_field_after, write_jsonl
+from annolib import CTA_TYPE, TASK_FIELDS, read_jsonl, validate_files, with_field_after, write_jsonl
 
 LABEL_KEYS = (*TASK_FIELDS, CTA_TYPE, "relayed_appeal", "note", "annotator")
 BATCH_KEYS = ("source", "url", "provenance", "category", "docId", "paragraph")
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [item.record for item in read_jsonl(path)]
 
 
 def merge(batch: list[dict[str, Any]], labels: list[dict[str, Any]], selection: dict[str, str]) -> list[dict[str, Any]]:
@@ -75,7 +74,7 @@ def main() -> None:
         selection = {r["id"]: r["selection"] for r in read_lines(args.selection) if r.get("selection")}
     try:
         records = merge(read_lines(args.batch), read_lines(args.labels), selection)
-    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError) as exc:  # DataValidationError (a bad line) is a ValueError
         sys.exit(f"{args.labels}: {exc}")
     staging = args.out.with_name(f".{args.out.stem}.staging.jsonl")
     write_jsonl(staging, records)

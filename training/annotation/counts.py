@@ -149,8 +149,11 @@ def table(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Counts by genre (and "all"), then by split (and "all", and "not split" when some are)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
+    by_genre: dict[str, list[Mapping[str, Any]]] = {"all": list(records)}
+    for record in records:
+        by_genre.setdefault(genre_of(record), []).append(record)
     for genre in (*GENRES, "all"):
-        in_genre = [r for r in records if genre == "all" or genre_of(r) == genre]
+        in_genre = by_genre.get(genre, [])
         if not in_genre:
             continue
         by_split: dict[str, dict[str, Any]] = {}

@@ -51,6 +51,7 @@ from annolib import (
     labels_of,
     load_overlays,
     load_records,
+    markdown_table,
     task_values_differ,
     write_jsonl,
 )
@@ -131,7 +132,9 @@ def _has(label: str, labels: set[str]) -> str:
     return str(label in labels).lower()
 
 
-def label_set_agreement(label: str, sets: Sequence[tuple[set[str], set[str]]], samples: int, seed: int) -> dict[str, Any]:
+def label_set_agreement(
+    label: str, sets: Sequence[tuple[set[str], set[str]]], samples: int, seed: int
+) -> dict[str, Any]:
     """Agreement on one label of a multi-label judgement, as a yes/no decision per text: ``sets``
     holds the (first pass, second pass) label sets of each text judged in both."""
     figures = categorical_agreement(
@@ -327,37 +330,40 @@ def render_markdown(report: Mapping[str, Any], inputs: Mapping[str, Any]) -> str
         "both passes marked call_to_action true (their number in brackets; n/a where cta_type was not judged in "
         "both passes).",
         "",
-        "| group | texts | sentiment | call_to_action | " + " | ".join(TOPICS) + " | topic set exact match | cta_type |",
-        "|---|---|---|---|" + "---|" * len(TOPICS) + "---|---|",
     ]
-    for name, g in report["groups"].items():
-        per = g["topics"]["per_label"]
-        c = g[CTA_TYPE]
-        lines.append(
-            f"| {name} | {g['items']} | {_fmt(g['sentiment']['kappa'])} | {_fmt(g['call_to_action']['kappa'])} | "
-            + " | ".join(_fmt(per[t]["kappa"]) for t in TOPICS)
-            + f" | {_fmt(g['topics']['exact_match'])} | {_fmt(c['pooled_kappa'])} ({c['n']}) |"
-        )
-    lines += [
-        "",
-        "## cta_type (texts both passes marked call_to_action true)",
-        "",
-        "| group | texts | pooled kappa | macro kappa | exact set match | " + " | ".join(CTA_TYPES) + " |",
-        "|---|---|---|---|---|" + "---|" * len(CTA_TYPES),
-    ]
-    for name, g in report["groups"].items():
-        if not _main_group(name):
-            continue
-        c = g[CTA_TYPE]
-        lines.append(
-            f"| {name} | {c['n']} | {_fmt(c['pooled_kappa'])} | {_fmt(c['macro_kappa'])} | {_fmt(c['exact_match'])} | "
-            + " | ".join(
-                f"{_fmt(c['per_label'][lab]['kappa'])} ({c['per_label'][lab]['first_positive']}/"
-                f"{c['per_label'][lab]['second_positive']})"
-                for lab in CTA_TYPES
-            )
-            + " |"
-        )
+    lines += markdown_table(
+        ["group", "texts", "sentiment", "call_to_action", *TOPICS, "topic set exact match", "cta_type"],
+        [
+            [
+                name,
+                g["items"],
+                _fmt(g["sentiment"]["kappa"]),
+                _fmt(g["call_to_action"]["kappa"]),
+                *(_fmt(g["topics"]["per_label"][t]["kappa"]) for t in TOPICS),
+                _fmt(g["topics"]["exact_match"]),
+                f"{_fmt(g[CTA_TYPE]['pooled_kappa'])} ({g[CTA_TYPE]['n']})",
+            ]
+            for name, g in report["groups"].items()
+        ],
+    )
+    lines += ["", "## cta_type (texts both passes marked call_to_action true)", ""]
+    lines += markdown_table(
+        ["group", "texts", "pooled kappa", "macro kappa", "exact set match", *CTA_TYPES],
+        [
+            [
+                name,
+                c["n"],
+                _fmt(c["pooled_kappa"]),
+                _fmt(c["macro_kappa"]),
+                _fmt(c["exact_match"]),
+                *(
+                    f"{_fmt(per['kappa'])} ({per['first_positive']}/{per['second_positive']})"
+                    for per in (c["per_label"][lab] for lab in CTA_TYPES)
+                ),
+            ]
+            for name, c in ((name, g[CTA_TYPE]) for name, g in report["groups"].items() if _main_group(name))
+        ],
+    )
     lines += ["", "Per label: kappa (texts with the label in the first / second pass)."]
     lines += [
         "",

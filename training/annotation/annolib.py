@@ -113,6 +113,7 @@ __all__ = [
     "load_overlays",
     "load_records",
     "match_key",
+    "markdown_table",
     "news_source",
     "read_jsonl",
     "split_overlay_paths",
@@ -172,6 +173,13 @@ def _label_list_messages(name: str, labels: Sequence[str], allowed: Sequence[str
     if repeated:
         messages.append(f"{name}: label(s) listed twice {repeated}")
     return messages
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """The lines of a Markdown table (every column left-aligned); cells as ``str`` gives them."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
 
 
 def _check_task_values(data: Mapping[str, Any], report_types: bool) -> list[str]:

@@ -20,7 +20,7 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from annolib import (
     is_labelable,
     load_overlays,
     load_records,
+    markdown_table,
     read_jsonl,
 )
 
@@ -81,12 +82,6 @@ KHMER = re.compile("[\u1780-\u17ff]")
 
 def _pct(part: int, whole: int) -> str:
     return "–" if whole == 0 else f"{100 * part / whole:.1f}%"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
 
 
 def _source_family(source: str) -> str:
@@ -223,7 +218,7 @@ def render(
             articles = len({str(r.get("source")).split(":")[1] for r in by_source[source]})
             label = f"`news:<docId>:p<index>` ({articles} articles)"
         rows.append([label, len(by_source[source]), licence])
-    out += _table(["source", "records", "licence"], rows)
+    out += markdown_table(["source", "records", "licence"], rows)
     out += [""]
     for family in sorted({_source_family(s) for s in by_source}):
         if family in KNOWN_SOURCES:
@@ -261,11 +256,11 @@ def render(
     if cues:
         counted = Counter(cues.get(str(r.get("id")), "not in a batch file") for r in corpus)
         out += ["Corpus records by the stratum they were drawn for:", ""]
-        out += _table(["drawn for", "records"], sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+        out += markdown_table(["drawn for", "records"], sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
         out += [""]
 
     out += ["## Annotation", "", "First-pass annotators (records labelled):", ""]
-    out += _table(
+    out += markdown_table(
         ["provenance", "annotators", "records"],
         [[p, ", ".join(f"{a} ({c})" for a, c in sorted(annotators.get(p, Counter()).items())), len(by_prov.get(p, []))]
          for p in PROVENANCES],
@@ -306,9 +301,9 @@ def render(
         )
 
     out += ["", "## Label distribution", "", "### By provenance", ""]
-    out += _table(["provenance", *LABEL_HEADER], [[p, *label_row(by_prov.get(p, []))] for p in PROVENANCES])
+    out += markdown_table(["provenance", *LABEL_HEADER], [[p, *label_row(by_prov.get(p, []))] for p in PROVENANCES])
     out += ["", "### By genre", ""]
-    out += _table(["genre", *LABEL_HEADER], [[g, *label_row(by_genre[g])] for g in genres])
+    out += markdown_table(["genre", *LABEL_HEADER], [[g, *label_row(by_genre[g])] for g in genres])
     out += [
         "",
         "### cta_type (calls to action only)",
@@ -319,12 +314,12 @@ def render(
         "`annotations/cta_type_r1_*.jsonl`, merged by adjudicate.py).",
         "",
     ]
-    out += _table(
+    out += markdown_table(
         ["genre", *CTA_TYPE_HEADER],
         [[g, *cta_type_row(by_genre[g])] for g in genres] + [["all", *cta_type_row(data)]],
     )
     out += ["", "### By source", ""]
-    out += _table(["source", *LABEL_HEADER], [[f"`{s}`", *label_row(rs)] for s, rs in sorted(by_source.items())])
+    out += markdown_table(["source", *LABEL_HEADER], [[f"`{s}`", *label_row(rs)] for s, rs in sorted(by_source.items())])
     out += ["", "### By split", ""]
     if splits is None:
         out.append("Splits not made yet (see the commands at the end).")
@@ -334,7 +329,7 @@ def render(
             rows.append([split, "all", *label_row(splits[split])])
             for p in PROVENANCES:
                 rows.append([split, p, *label_row([r for r in splits[split] if r.get("provenance") == p])])
-        out += _table(["split", "provenance", *LABEL_HEADER], rows)
+        out += markdown_table(["split", "provenance", *LABEL_HEADER], rows)
         out += ["", "Split by genre:", ""]
         rows = []
         for split in SPLIT_NAMES:
@@ -342,9 +337,9 @@ def render(
                 members = [r for r in splits[split] if genre_of(r) == g]
                 if members:
                     rows.append([split, g, *label_row(members)])
-        out += _table(["split", "genre", *LABEL_HEADER], rows)
+        out += markdown_table(["split", "genre", *LABEL_HEADER], rows)
         out += ["", "cta_type by split:", ""]
-        out += _table(["split", *CTA_TYPE_HEADER], [[split, *cta_type_row(splits[split])] for split in SPLIT_NAMES])
+        out += markdown_table(["split", *CTA_TYPE_HEADER], [[split, *cta_type_row(splits[split])] for split in SPLIT_NAMES])
         split_total = sum(len(v) for v in splits.values())
         out += [
             "",
@@ -386,7 +381,7 @@ def render(
                 [name, g["items"], cell(g["sentiment"]), cell(g["call_to_action"]), *(cell(per[t]) for t in TOPICS),
                  f"{g['topics']['exact_match']:.2f}" if g["topics"]["exact_match"] is not None else "n/a", ct_cell]
             )
-        out += _table(["texts", "n", "sentiment", "call_to_action", *TOPICS, "topic set match", "cta_type"], rows)
+        out += markdown_table(["texts", "n", "sentiment", "call_to_action", *TOPICS, "topic set match", "cta_type"], rows)
         all_ct = groups.get("all", {}).get(CTA_TYPE) or {}
         out += [
             "",

@@ -61,6 +61,23 @@ def genre_of(record: Any) -> str:
     return SOURCE_GENRES.get(source.split(":", 1)[0], "other")
 
 
+PARTS: tuple[str, ...] = ("news_web", "authored", "reference")
+
+
+def part_of(record: Any) -> str:
+    """The part of the data a record belongs to, the coarse grouping the model targets are set on.
+
+    ``authored``: texts written for the project (``provenance: authored``, romanized ones included);
+    ``news_web``: news paragraphs and web lines (:data:`NEWS_WEB_GENRES`); ``reference``: everything
+    else (textbook and legal sentences, Wikipedia).
+    """
+    source = str(record.get("source") or "")
+    if record.get("provenance") == "authored" or source.startswith("authored"):
+        return "authored"
+    return "news_web" if SOURCE_GENRES.get(source.split(":", 1)[0]) in NEWS_WEB_GENRES else "reference"
+
+
 # Groupings computed from a record rather than read from one of its fields (``evaluate --group-by``):
-# ``genre`` is :func:`genre_of`, not an authored record's own scenario tag of that name.
-DERIVED_GROUPS: dict[str, Callable[[Any], str]] = {"genre": genre_of}
+# ``genre`` is :func:`genre_of`, not an authored record's own scenario tag of that name; ``part`` is
+# :func:`part_of`.
+DERIVED_GROUPS: dict[str, Callable[[Any], str]] = {"genre": genre_of, "part": part_of}

@@ -28,7 +28,8 @@ from khmer_civic.schema import ModelSchema
     default="provenance",
     show_default=True,
     help="Field for the per-group breakdown; 'genre' groups by genre (textbook, wikipedia, news, web, authored "
-    "posts and comments, romanized), computed from source and provenance.",
+    "posts and comments, romanized) and 'part' by news_web / authored / reference, both computed from source and "
+    "provenance.",
 )
 @batch_size_option
 @click.option("-q", "--quiet", is_flag=True, help="No notes on stderr (errors only).")

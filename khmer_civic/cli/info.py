@@ -19,16 +19,32 @@ from khmer_civic.cli.options import debug_option, model_option
 @debug_option
 @handle_errors
 def info(model_path: Path | None, as_json: bool) -> None:
-    """Describe a model: name, version, tasks, labels, thresholds, temperatures, test metrics."""
+    """Describe a model: name, version, tasks, labels, thresholds, temperatures, test metrics; and
+    list the bundled models by name."""
     from khmer_civic.text import NORMALIZER_VERSION
+
+    from khmer_civic.model.registry import bundled_models
 
     classifier = load_classifier(model_path)
     description = classifier.info()
+    bundled = [model.to_dict() for model in bundled_models()]
     if as_json:
         description["library_normalizer_version"] = NORMALIZER_VERSION
+        description["bundled_models"] = bundled
         click.echo(json.dumps(description, indent=2, ensure_ascii=False))
     else:
-        click.echo("\n".join(info_lines(description, NORMALIZER_VERSION)))
+        click.echo("\n".join(info_lines(description, NORMALIZER_VERSION) + bundled_lines(bundled)))
+
+
+def bundled_lines(models: list[Mapping[str, Any]]) -> list[str]:
+    """The bundled models by name (``--model NAME``), the default marked, missing ones said so."""
+    lines = ["bundled models (--model NAME):"]
+    for model in models:
+        notes = [note for note, on in (("default", model["default"]), ("not installed", not model["installed"])) if on]
+        aliases = f" (also {', '.join(model['aliases'])})" if model["aliases"] else ""
+        lines.append(f"  {model['name']}{aliases}{' [' + ', '.join(notes) + ']' if notes else ''}: {model['description']}")
+        lines.append(f"    {model['directory']}")
+    return lines
 
 
 def info_lines(info: Mapping[str, Any], library_normalizer: int) -> list[str]:

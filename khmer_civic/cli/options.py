@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import F, TqdmProgress, notifier
+from khmer_civic.cli.common import F, TqdmProgress, UsageProblem, notifier, one_line
 from khmer_civic.io.errors import OutputError
 from khmer_civic.io.pipeline import DEFAULT_CHUNK_SIZE, RunOptions, RunResult, default_workers, run_table
 from khmer_civic.model.inputs import DEFAULT_BATCH_SIZE
@@ -25,8 +25,28 @@ def debug_option(func: F) -> F:
 
 def model_option(func: F) -> F:
     return click.option(
-        "--model", "model_path", type=click.Path(path_type=Path), help="Model directory (default: the bundled model)."
+        "--model",
+        "model_path",
+        type=click.Path(),  # a str: a name is told from a path as typed (./fast is the folder)
+        callback=_model_directory,
+        metavar="NAME|DIR",
+        help="A bundled model's name (e.g. fast, accurate; 'khmer-civic info' lists them) or a model directory "
+        "(default: the bundled default model).",
     )(func)
+
+
+def _model_directory(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """``--model``: a bundled model's name becomes its directory here, so every worker gets a path;
+    an unknown name is a one-line usage error listing the bundled models."""
+    if value is None:
+        return None
+    from khmer_civic.model.registry import resolve_model_dir
+    from khmer_civic.schema import ModelConfigError
+
+    try:
+        return resolve_model_dir(value)
+    except ModelConfigError as exc:
+        raise UsageProblem(one_line(exc)) from None
 
 
 def batch_size_option(func: F) -> F:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from khmer_civic.model.config import ConfigFormatError, ModelConfig, ModelNotFoundError, load_config
     from khmer_civic.model.explain import Explanation, UnexplainableTextError, WordContribution
     from khmer_civic.model.manifest import ManifestError, verify_manifest, write_manifest
+    from khmer_civic.model.registry import BundledModel, bundled_models, resolve_model_dir
     from khmer_civic.model.runtime import ModelGraphError
     from khmer_civic.model.tokenizer import TokenizerLoadError
 
@@ -31,6 +32,9 @@ _EXPORTS: dict[str, str] = {
     "ManifestError": "manifest",
     "verify_manifest": "manifest",
     "write_manifest": "manifest",
+    "BundledModel": "registry",
+    "bundled_models": "registry",
+    "resolve_model_dir": "registry",
     "ModelGraphError": "runtime",
     "TokenizerLoadError": "tokenizer",
 }

@@ -27,6 +27,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from khmer_civic.model import registry
 from khmer_civic.model.config import (
     CONFIG_NAME,
     METRICS_NAME,
@@ -53,8 +54,6 @@ from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import LabelStatus, ModelConfigError, ModelSchema, Prediction, TaskSpec
 from khmer_civic.text import NORMALIZER_VERSION
 
-DEFAULT_MODEL_NAME = "khmer-civic-e5-small"
-
 Scores = dict[str, dict[str, float]]
 Texts = str | Iterable[object]  # one text, or any iterable of values (see CivicClassifier.predict)
 
@@ -64,28 +63,20 @@ class NormalizerVersionWarning(UserWarning):
 
 
 def default_model_dir() -> Path:
-    """Where the bundled default model lives.
+    """Where the bundled default model lives (the ``default`` of the bundled models' index.json,
+    :mod:`khmer_civic.model.registry`).
 
     Looked for, in order:
 
-    1. ``khmer_civic/_models/khmer-civic-e5-small/`` inside the installed package (a wheel ships
-       the model there as package data);
-    2. ``models/khmer-civic-e5-small/`` at the root of a source checkout (an editable install
-       imports the package from ``<repo>/khmer_civic``).
+    1. ``khmer_civic/_models/<directory>/`` inside the installed package (a wheel ships the
+       models there as package data);
+    2. ``models/<directory>/`` at the root of a source checkout (an editable install imports
+       the package from ``<repo>/khmer_civic``).
 
     Raises :class:`~khmer_civic.model.config.ModelNotFoundError` listing both places when
     neither exists.
     """
-    package_dir = Path(__file__).resolve().parent.parent
-    candidates = [package_dir / "_models" / DEFAULT_MODEL_NAME, package_dir.parent / "models" / DEFAULT_MODEL_NAME]
-    for candidate in candidates:
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    raise ModelNotFoundError(
-        f"the default model {DEFAULT_MODEL_NAME!r} is not installed; looked in "
-        + " and ".join(str(c) for c in candidates)
-        + ". Pass the path of a model directory to CivicClassifier.load()."
-    )
+    return registry.default_model_dir()
 
 
 def check_model_dir(
@@ -93,12 +84,14 @@ def check_model_dir(
 ) -> tuple[Path, ModelConfig, dict[str, str] | None]:
     """The checks of :meth:`CivicClassifier.load` that need no onnxruntime session.
 
-    The directory (``None``: :func:`default_model_dir`) and its required files exist, every file
+    ``path``: a model directory, a bundled model's name (``"fast"``, ``"accurate"``: see
+    :func:`~khmer_civic.model.registry.resolve_model_dir`) or ``None`` (:func:`default_model_dir`).
+    The directory and its required files exist, every file
     matches manifest.json (unless ``verify=False``), config.json follows the contract; warns when
     the model was trained with another normaliser. Returns the directory, its config and the
     digests of the files checked (``None`` without ``verify``).
     """
-    model_dir = default_model_dir() if path is None else Path(path)
+    model_dir = default_model_dir() if path is None else registry.resolve_model_dir(path)
     if not model_dir.is_dir():
         raise ModelNotFoundError(f"model directory {model_dir} does not exist or is not a directory")
     for name in (CONFIG_NAME, MODEL_NAME, TOKENIZER_NAME):
@@ -158,7 +151,9 @@ class CivicClassifier:
         inter_op_threads: int | None = None,
         verify: bool = True,
     ) -> CivicClassifier:
-        """Load a model directory (``None``: the bundled default model, see :func:`default_model_dir`).
+        """Load a model: ``None`` (the bundled default model, see :func:`default_model_dir`), a
+        bundled model's name (``"fast"``, ``"accurate"``; ``khmer-civic info`` lists them) or the
+        path of a model directory (an existing directory wins over a name).
 
         Checks, in order: the directory and its required files exist; every file matches its
         sha256 in manifest.json (skipped when ``verify=False``); config.json follows the

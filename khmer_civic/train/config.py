@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.train.auto import AUTO, AUTO_FIELDS
 from khmer_civic.train.data import DEFAULT_TASKS, TaskConfig
 from khmer_civic.train.paths import DEFAULT_BASE_MODEL
 
-__all__ = ["CLASS_WEIGHTING", "DEFAULT_BASE_MODEL", "RESUME_FIELDS", "TrainConfig"]
+__all__ = ["AUTO", "CLASS_WEIGHTING", "DEFAULT_BASE_MODEL", "RESUME_FIELDS", "TrainConfig"]
 
 CLASS_WEIGHTING = ("none", "sqrt", "balanced")
 # Config fields that change what a resumed run would compute; the others (threads, logging,
@@ -60,16 +61,18 @@ class TrainConfig:
     window_stride: int = 96
     batch_size: int = 16
     eval_batch_size: int = 64
-    learning_rate: float = 5e-5
-    head_learning_rate: float | None = None  # None: same as learning_rate
-    epochs: float = 4.0
+    # "auto" (the default of the settings below marked so): chosen from the data at the start of
+    # training by the small-data rule of khmer_civic.train.auto; a value given here always wins.
+    learning_rate: float | str = AUTO
+    head_learning_rate: float | str | None = AUTO  # None: same as learning_rate
+    epochs: float | str = AUTO
     max_steps: int | None = None  # overrides epochs when set
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float | None = 1.0
     head_dropout: float = 0.1
     freeze_embeddings: bool = True  # word embeddings only; ~4x faster steps on CPU
-    class_weighting: str = "none"  # "none" | "sqrt" | "balanced" (pos_weight / CE class weights)
+    class_weighting: str = AUTO  # "none" | "sqrt" | "balanced" (pos_weight / CE class weights) | "auto"
     max_class_weight: float = 10.0
     task_weights: dict[str, float] = field(default_factory=dict)
     # Per task, the loss weight of a textbook exercise prompt (train.data.is_exercise_prompt: an rdlab
@@ -78,8 +81,10 @@ class TrainConfig:
     # define "call to action"; 0 drops them from that task's loss.
     exercise_prompt_weights: dict[str, float] = field(default_factory=dict)
     report_groups: str = "provenance"  # per-group figures in metrics, card and reports: a field, or "genre"
-    early_stopping_patience: int | None = 3  # evaluations without dev improvement; None: never stop
-    eval_every: int | None = None  # steps between dev evaluations; None: once per epoch
+    early_stopping_patience: int | str | None = AUTO  # evaluations without dev improvement; None: never stop
+    min_epochs: float | str | None = AUTO  # epochs trained before early stopping may stop; None: 0
+    eval_every: int | str | None = AUTO  # steps between dev evaluations; None: once per epoch
+    frozen_head: bool | str = AUTO  # also try encoder embeddings + logistic regression heads; kept if better on dev
     checkpoint_every: int | None = None  # steps between checkpoints; None: at each evaluation
     checkpoint_dir: str | None = None  # None: <run_dir>/checkpoints
     seed: int = 13
@@ -103,16 +108,34 @@ class TrainConfig:
         for key in ("batch_size", "eval_batch_size", "log_every", "bucket_batches"):
             if getattr(self, key) < 1:
                 errors.append(f"{key} must be positive")
-        for key in ("eval_every", "checkpoint_every", "max_steps", "num_layers", "threads", "early_stopping_patience"):
+        for key in AUTO_FIELDS:
             value = getattr(self, key)
-            if value is not None and value < 1:
+            if isinstance(value, str) and value != AUTO and key != "class_weighting":
+                errors.append(f"{key} {value!r} must be a number, null or \"auto\"")
+        numbers = ("eval_every", "checkpoint_every", "max_steps", "num_layers", "threads", "early_stopping_patience")
+        for key in numbers:
+            value = getattr(self, key)
+            if value is not None and value != AUTO and not isinstance(value, str) and value < 1:
                 errors.append(f"{key} must be positive or null")
+        for key in ("learning_rate", "epochs"):
+            value = getattr(self, key)
+            if value is None:
+                errors.append(f"{key} must be a number or \"auto\"")
+        if self.head_learning_rate not in (None, AUTO) and not isinstance(self.head_learning_rate, str):
+            if self.head_learning_rate <= 0:
+                errors.append("head_learning_rate must be positive, null or \"auto\"")
+        if isinstance(self.learning_rate, int | float) and self.learning_rate <= 0:
+            errors.append("learning_rate must be positive")
+        if self.min_epochs not in (None, AUTO) and not isinstance(self.min_epochs, str) and self.min_epochs < 0:
+            errors.append("min_epochs must be 0 or more, null or \"auto\"")
+        if self.frozen_head not in (True, False, AUTO):
+            errors.append(f"frozen_head {self.frozen_head!r} must be true, false or \"auto\"")
         for task, weight in self.exercise_prompt_weights.items():
             if not 0.0 <= float(weight) <= 1.0:
                 errors.append(f"exercise_prompt_weights[{task!r}] {weight} must be in [0, 1]")
-        if self.class_weighting not in CLASS_WEIGHTING:
-            errors.append(f"class_weighting {self.class_weighting!r} is not one of {CLASS_WEIGHTING}")
-        if self.epochs <= 0 and self.max_steps is None:
+        if self.class_weighting not in (*CLASS_WEIGHTING, AUTO):
+            errors.append(f"class_weighting {self.class_weighting!r} is not one of {(*CLASS_WEIGHTING, AUTO)}")
+        if isinstance(self.epochs, int | float) and self.epochs <= 0 and self.max_steps is None:
             errors.append("epochs must be positive (or set max_steps)")
         if not 0 <= self.warmup_ratio < 1:
             errors.append("warmup_ratio must be in [0, 1)")

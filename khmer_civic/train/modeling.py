@@ -313,3 +313,35 @@ def predict_window_logits(
     finally:
         model.train(was_training)
     return out
+
+
+def predict_pooled(
+    model: MultiTaskClassifier, windows: list[list[int]], pad_token_id: int, batch_size: int = 64
+) -> np.ndarray:
+    """The mean-pooled encoder state of every window (``[n_windows, hidden]``, float64; eval mode,
+    length-sorted batches, input order kept): the features of the frozen-encoder head."""
+    was_training = model.training
+    model.eval()
+    hidden = int(model.encoder.config.hidden_size)
+    out = np.zeros((len(windows), hidden), dtype=np.float64)
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                ids, mask = pad_batch([windows[i] for i in rows], pad_token_id)
+                pooled, _ = model.pooled_and_logits(ids, mask)
+                out[rows] = pooled.double().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
+def set_heads(model: MultiTaskClassifier, heads: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Overwrite the linear heads of ``model`` with the given weights and biases, per task."""
+    with torch.no_grad():
+        for name, (weight, bias) in heads.items():
+            head = model.heads[name]
+            assert isinstance(head, nn.Linear)
+            head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+            head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))

@@ -14,14 +14,18 @@ The trainer takes validated data (:class:`~khmer_civic.train.data.AnnotatedData`
 checked by :mod:`khmer_civic.train.data`, where every problem stops before a model is loaded),
 not file names. What :meth:`Trainer.train` does, in order:
 
-1. checks that there is dev data (it chooses the checkpoint, temperatures and thresholds);
+1. checks that there is dev data (it chooses the checkpoint, temperatures and thresholds) and
+   resolves the settings left to ``"auto"`` from the data's size (:mod:`.auto`; logged to
+   train.log, written resolved to the run's config.json);
 2. fixes every seed (python, numpy, torch) and asks torch for deterministic kernels, so two runs
    with the same config and data give the same numbers;
 3. trains with AdamW and a linear warm-up/decay schedule on length-bucketed batches (each text's
    first window), evaluating dev macro-F1 every ``eval_every`` steps (default: every epoch),
    checkpointing (model, optimizer, scheduler and RNG state; resumable) and stopping early
-   after ``early_stopping_patience`` evaluations without improvement; the best dev checkpoint
-   is kept;
+   after ``early_stopping_patience`` evaluations without improvement, never before
+   ``min_epochs`` epochs; the best dev checkpoint is kept; with ``frozen_head`` the base
+   encoder with logistic regression heads (:mod:`.frozen_head`) is a second candidate, kept
+   when its dev score is higher;
 4. fits a temperature per task and the decision thresholds on dev (:mod:`.calibrate`);
 5. exports the int8 ONNX model directory (:mod:`.export`), scores dev and test with it through
    the inference runtime, and writes metrics.json, MODEL_CARD.md and manifest.json.
@@ -50,6 +54,7 @@ import numpy as np
 import torch
 
 from khmer_civic.schema import ModelSchema
+from khmer_civic.train.auto import DataProfile, auto_notes_lines, resolve_auto
 from khmer_civic.train.calibrate import (
     TaskCalibration,
     WindowLogits,
@@ -69,6 +74,7 @@ from khmer_civic.train.data import (
 )
 from khmer_civic.train.evaluate import evaluate_predictions, selection_score, write_json, write_report
 from khmer_civic.train.export import ExportResult, export_onnx, finalize_model_dir, onnx_runner
+from khmer_civic.train.frozen_head import FrozenHeads, fit_frozen_heads
 from khmer_civic.train.modeling import (
     MultiTaskClassifier,
     encode_windows,
@@ -78,7 +84,9 @@ from khmer_civic.train.modeling import (
     load_tokenizer,
     multitask_loss,
     pad_batch,
+    predict_pooled,
     predict_window_logits,
+    set_heads,
     special_token_ids,
     text_tokenizer_from_hf,
 )
@@ -114,6 +122,8 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)  # the model directory's metrics.json
     run_metrics: dict[str, Any] = field(default_factory=dict)  # the same plus torch figures (run dir)
     calibration_test: dict[str, dict[str, float]] = field(default_factory=dict)  # test ECE before/after
+    auto: dict[str, str] = field(default_factory=dict)  # settings chosen by the small-data rule, with why
+    frozen_head: dict[str, Any] | None = None  # the frozen-encoder candidate's figures, when tried
 
 
 class RunLog:
@@ -204,6 +214,9 @@ class Trainer:
         self.model: MultiTaskClassifier | None = None
         self.tokenizer: Any = None
         self.token_ids: dict[str, int] = {}
+        self.auto_notes: dict[str, str] = {}  # what resolve_auto chose, per setting
+        self.frozen_head: dict[str, Any] | None = None  # the frozen-encoder candidate, when tried
+        self._min_stop_step = 0
 
     # ------------------------------------------------------------------ data
 
@@ -392,15 +405,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
 
+    def resolve(self, data: AnnotatedData) -> TrainConfig:
+        """Replace the config's ``"auto"`` settings by the small-data rule's values for ``data``
+        (:func:`~khmer_civic.train.auto.resolve_auto`); the notes go to :attr:`auto_notes`."""
+        self.config, notes = resolve_auto(self.config, DataProfile.of(data))
+        self.auto_notes.update(notes)
+        return self.config
+
     def fit(self, data: AnnotatedData, *, resume: bool = False) -> _LoopState:
         """Train on ``data['train']``, select on ``data['dev']``; leaves the best weights loaded."""
-        cfg = self.config
+        cfg = self.resolve(data)
         schema = data.schema
         _seed_everything(cfg.seed)
         model = self.build_model(schema)
         train = self._prepare(data["train"], schema, training=True)
         dev = self._prepare(data["dev"], schema, training=False)
         data_key = _data_fingerprint(data)
+        candidate = self._frozen_candidate(train, dev, schema) if cfg.frozen_head else None
 
         weights = {
             task.name: label_weights(*train.targets[task.name], task, cfg.class_weighting, cfg.max_class_weight)
@@ -409,6 +430,7 @@ class Trainer:
         steps_per_epoch = math.ceil(len(train.windows) / cfg.batch_size)
         total_steps = cfg.max_steps if cfg.max_steps is not None else max(1, math.ceil(cfg.epochs * steps_per_epoch))
         eval_every = cfg.eval_every or steps_per_epoch
+        self._min_stop_step = math.ceil(float(cfg.min_epochs or 0) * steps_per_epoch)
         checkpoint_every = cfg.checkpoint_every or eval_every
         optimizer = self._optimizer(model)
         scheduler = self._schedule(optimizer, total_steps, int(cfg.warmup_ratio * total_steps))
@@ -443,6 +465,10 @@ class Trainer:
                 train=len(train.examples),
                 dev=len(dev.examples),
             )
+            for line in auto_notes_lines(self.auto_notes):
+                log.text(line)
+            if self.auto_notes:
+                log.event("auto", **self.auto_notes)
             if not state.stopped_early and state.step < total_steps:
                 self._loop(
                     model,
@@ -464,9 +490,42 @@ class Trainer:
             if (best / "model.safetensors").is_file():
                 self._load_model_weights(best)
             log.text(f"best dev score {state.best_score:.4f} at step {state.best_step}")
+            if candidate is not None:
+                self._choose_frozen(candidate, state, schema, log)
         finally:
             log.close()
         return state
+
+    def _frozen_candidate(self, train: _Split, dev: _Split, schema: ModelSchema) -> FrozenHeads:
+        """Logistic regression heads on the untouched encoder's embeddings (train: first windows;
+        dev: every window, folded per text), ``C`` chosen on dev. Uses no random numbers."""
+        assert self.model is not None
+        pad, batch = self.token_ids["pad_token_id"], self.config.eval_batch_size
+        return fit_frozen_heads(
+            predict_pooled(self.model, train.windows, pad, batch),
+            train.targets,
+            predict_pooled(self.model, dev.windows, pad, batch),
+            dev.owners,
+            dev.weights,
+            dev.examples,
+            schema,
+            balanced=self.config.class_weighting != "none",
+        )
+
+    def _choose_frozen(self, candidate: FrozenHeads, state: _LoopState, schema: ModelSchema, log: RunLog) -> None:
+        """Keep the frozen-encoder candidate (the base encoder reloaded, its heads set) when its dev
+        score beats the fine-tuned model's best."""
+        chosen = candidate.dev_score > state.best_score + 1e-9
+        self.frozen_head = {**candidate.summary(), "fine_tuned_dev_score": state.best_score, "chosen": chosen}
+        log.event("frozen_head", **self.frozen_head)
+        verdict = "kept instead of the fine-tuned model" if chosen else "the fine-tuned model kept"
+        log.text(
+            f"frozen-encoder head (logistic regression, C {candidate.c:g}): dev score {candidate.dev_score:.4f} "
+            f"vs fine-tuned {state.best_score:.4f}: {verdict}"
+        )
+        if chosen:
+            model = self.build_model(schema)
+            set_heads(model, candidate.heads)
 
     def _loop(
         self,
@@ -561,7 +620,8 @@ class Trainer:
         state.history.append(entry)
         log.event("eval", **entry)
         log.text(f"step {state.step}: dev mean macro-F1 {score:.4f} {per_task}" + (" (best)" if improved else ""))
-        if cfg.early_stopping_patience is not None and state.evals_since_best >= cfg.early_stopping_patience:
+        patience = cfg.early_stopping_patience
+        if patience is not None and state.evals_since_best >= patience and state.step >= self._min_stop_step:
             state.stopped_early = True
             log.text(f"early stop: {state.evals_since_best} evaluations without improvement")
 
@@ -644,6 +704,8 @@ class Trainer:
             calibration=calibration,
             run_dir=self.run_dir,
             calibration_test=calibration_test,
+            auto=dict(self.auto_notes),
+            frozen_head=self.frozen_head,
         )
         if out_dir is not None:
             self._export(data, result, Path(out_dir), extra)
@@ -709,6 +771,8 @@ class Trainer:
                 "stopped_early": result.stopped_early,
                 "seconds": round(result.seconds, 1),
                 "seed": cfg.seed,
+                "auto": result.auto or None,
+                "frozen_head": result.frozen_head,
                 "config": cfg.to_dict(),
             },
             "data": data.summary(),

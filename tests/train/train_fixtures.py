@@ -104,6 +104,8 @@ def tiny_config(encoder_dir: Path, **overrides: Any) -> Any:
         "batch_size": 8,
         "eval_batch_size": 16,
         "learning_rate": 3e-3,
+        "head_learning_rate": None,  # explicit settings: the small-data rule leaves them alone
+        "class_weighting": "none",
         "epochs": 3,
         "eval_every": 4,
         "early_stopping_patience": None,

@@ -11,6 +11,7 @@
     khmer-civic import-labels export.json -o records.jsonl      # a Label Studio export as records
     khmer-civic explain "TEXT" [--task sentiment] [--json]      # which words made the label
     khmer-civic explain --input labelled.csv --task sentiment --label negative --top 20 -o words.csv
+    khmer-civic report labelled.csv -o report.html --xlsx report.xlsx   # an offline page of what it says
 
 Exit status: 0 done; 2 a problem to fix in the command, the files or the environment (unknown
 format, missing column, unreadable or truncated file, bad model directory, an output that cannot be
@@ -33,6 +34,7 @@ import click
 
 from khmer_civic import __version__
 from khmer_civic.cli import evaluate, explain, import_labels, info, label, select, tokenize, train
+from khmer_civic.cli import report
 
 __all__ = ["cli", "main"]
 
@@ -54,6 +56,7 @@ cli.add_command(evaluate.evaluate)
 cli.add_command(select.select)
 cli.add_command(import_labels.import_labels)
 cli.add_command(explain.explain)
+cli.add_command(report.report)
 
 
 def main() -> None:

@@ -1,0 +1,66 @@
+"""The report's tables as an XLSX workbook: one sheet per table, the same figures as the page.
+
+Cells follow the rules of ``label``'s XLSX output (:func:`khmer_civic.io.writers.xlsx_cell`):
+text is stored as text, never as a formula (a comment that starts with ``=`` stays a string),
+control characters are dropped and over-long cells cut with a mark. Shares stay numbers in
+[0, 1] with a percentage format; headings are in the report's language.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from khmer_civic.io.writers import xlsx_cell
+from khmer_civic.report.i18n import header
+from khmer_civic.report.tables import Report, Table
+
+SHEET_NAME_LIMIT = 31  # Excel's limit on a sheet name
+
+
+def _cell(sheet: Any, value: Any, column: str) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES
+
+    value = xlsx_cell(value)
+    cell = WriteOnlyCell(sheet, value)
+    if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
+        cell.data_type = "s"  # openpyxl would store these as a formula or an error value
+    elif isinstance(value, float) and column.endswith(("_share", "_rate")):
+        cell.number_format = "0.0%"
+    return cell
+
+
+def _sheet_title(table: Table, used: set[str]) -> str:
+    base = table.name[:SHEET_NAME_LIMIT]
+    title, k = base, 1
+    while title in used:
+        k += 1
+        suffix = f"_{k}"
+        title = base[: SHEET_NAME_LIMIT - len(suffix)] + suffix
+    used.add(title)
+    return title
+
+
+def write_xlsx(report: Report, path: str | Path, lang: str = "en") -> list[str]:
+    """Write every table of ``report`` to ``path`` (through a temporary file); returns the sheet names."""
+    from openpyxl import Workbook
+
+    path = Path(path)
+    book = Workbook(write_only=True)
+    used: set[str] = set()
+    titles: list[str] = []
+    for table in report.tables():
+        titles.append(_sheet_title(table, used))
+        sheet = book.create_sheet(titles[-1])
+        sheet.append([_cell(sheet, header(c, lang), "") for c in table.columns])
+        for row in table.rows:
+            sheet.append([_cell(sheet, value, column) for column, value in zip(table.columns, row)])
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        book.save(temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return titles

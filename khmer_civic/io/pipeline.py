@@ -55,7 +55,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,8 @@ from khmer_civic.io.checkpoint import Checkpoint, RunDirectory, differing_settin
 from khmer_civic.io.columns import TextColumnChoice, check_no_clash, find_text_column
 from khmer_civic.io.errors import OutputError, ResumeError, TableError
 from khmer_civic.io.formats import TableFormat, output_format
-from khmer_civic.io.readers import RowProblem, SourceRow, open_table
+from khmer_civic.io.platforms import PlatformFormat, PlatformReader
+from khmer_civic.io.readers import RowProblem, SourceRow, TableReader, open_table
 from khmer_civic.io.writers import XLSX_MAX_ROWS, PartWriter, TableLayout, make_writer
 
 DEFAULT_CHUNK_SIZE = 2000
@@ -98,6 +99,8 @@ class RunOptions:
     sheet: str | None = None
     bom: bool = False
     formula_guard: bool = True  # CSV/TSV: ' before text a spreadsheet would run (see khmer_civic.io.writers)
+    input_format: str | None = None  # a platform export's format (khmer_civic.io.platforms); None: detected
+    timezone: str | None = None  # the IANA zone of a platform export's times that carry none
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -120,6 +123,8 @@ class RunResult:
     workers: int
     counts: Counter[str]
     annotator_identity: dict[str, str]
+    input_format: str | None = None  # the platform export's format, when the input was one
+    skipped: dict[str, int] = field(default_factory=dict)  # items a platform reader left out, by kind
 
     @property
     def rows_per_second(self) -> float:
@@ -371,6 +376,7 @@ def _run_settings(
     text_column: str,
     out_format: TableFormat,
     fingerprint: dict[str, Any],
+    platform: str | None = None,
 ) -> dict[str, Any]:
     """Everything that decides the output's bytes; a run resumes only when these are unchanged."""
     job_fields = {k: v for k, v in vars(job).items() if k not in _PLACE_ONLY}
@@ -386,6 +392,8 @@ def _run_settings(
         "bom": options.bom,
         "formula_guard": options.formula_guard,
         "input": fingerprint,  # size and sha256 of the input file
+        "input_format": platform,  # None (absent in older checkpoints): a plain table
+        "timezone": options.timezone if platform else None,
     }
 
 
@@ -427,8 +435,14 @@ def run_table(
         problem = "is a file, not a folder" if options.output.parent.exists() else "does not exist"
         raise OutputError(f"cannot write {options.output}: the output folder {options.output.parent} {problem}")
 
-    with open_table(options.input, sheet=options.sheet) as reader:
-        choice = find_text_column(reader.columns, options.text_column, source=str(options.input))
+    with open_table(
+        options.input, sheet=options.sheet, format_name=options.input_format, timezone=options.timezone
+    ) as reader:
+        platform = _platform_of(reader)
+        if platform is not None and options.text_column is None:
+            choice = TextColumnChoice(reader.text_column, auto=True)
+        else:
+            choice = find_text_column(reader.columns, options.text_column, source=str(options.input))
         if annotator is None and options.workers == 1:
             annotator = job.build()
         # with workers, this process only writes: the columns and identity need no model session
@@ -441,10 +455,15 @@ def run_table(
                 f"{options.input} has {total:,} rows and an XLSX sheet holds at most {XLSX_MAX_ROWS:,}; "
                 "write .csv, .jsonl or .parquet instead"
             )
-        if choice.auto:
+        if platform is not None:
+            how = "named by --format" if options.input_format else "detected; --format NAME forces another"
+            notify(f"input: {platform.description} ({platform.name}, {how}); text column: {choice.name!r}")
+        elif choice.auto:
             notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")
         identity = described.identity()
-        settings = _run_settings(options, job, identity, choice.name, out_format, reader.fingerprint())
+        settings = _run_settings(
+            options, job, identity, choice.name, out_format, reader.fingerprint(), platform.name if platform else None
+        )
         run_dir = RunDirectory(options.output)
         with _writing(options.output, 0, run_dir.path):
             checkpoint = _open_checkpoint(run_dir, settings, options, notify)
@@ -509,7 +528,14 @@ def run_table(
         workers=workers,
         counts=checkpoint.counts,
         annotator_identity=identity,
+        input_format=platform.name if platform else None,
+        skipped=dict(getattr(reader, "skipped", {})),
     )
+
+
+def _platform_of(reader: TableReader) -> PlatformFormat | None:
+    """The platform export format a reader maps (:mod:`khmer_civic.io.platforms`), or ``None`` for a plain table."""
+    return reader.platform if isinstance(reader, PlatformReader) else None
 
 
 def _open_checkpoint(

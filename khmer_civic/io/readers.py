@@ -91,6 +91,7 @@ class RowProblem(str, Enum):
 
     UNREADABLE = "unreadable_row"  # a broken JSON line, a CSV row cut by truncation
     MALFORMED = "malformed_row"  # a CSV row with more or fewer cells than the header
+    UNMAPPED = "unmapped_row"  # a platform export's item with neither an id nor a text (io.platforms)
     # the text cell held bytes invalid in the file's encoding, a NUL or a lone surrogate (one
     # definition: LabelStatus, which the model layer also gives such a str)
     UNDECODABLE = LabelStatus.UNDECODABLE.value
@@ -162,13 +163,25 @@ class TableReader(ABC):
         self.close()
 
 
-def open_table(path: str | Path, *, sheet: str | None = None) -> TableReader:
+def open_table(
+    path: str | Path, *, sheet: str | None = None, format_name: str | None = None, timezone: str | None = None
+) -> TableReader:
     """Open an input table for streaming; its format comes from the extension (see formats.py).
 
-    Raises :class:`~khmer_civic.io.errors.TableError` subclasses for unsupported, unreadable,
-    empty or truncated files.
+    A platform export (a Meta Business Suite CSV, a Telegram result.json ...; see
+    :mod:`khmer_civic.io.platforms`) is told from the file and read with the contract columns;
+    ``format_name`` names one instead (``"table"``: no platform mapping), ``timezone`` the IANA
+    zone of its times that carry none (default Asia/Phnom_Penh). Raises
+    :class:`~khmer_civic.io.errors.TableError` subclasses for unsupported, unreadable, empty or
+    truncated files and for an unknown format or zone.
     """
     path = Path(path)
+    if sheet is None:
+        from khmer_civic.io.platforms import open_platform  # imports this module
+
+        platform = open_platform(path, format_name=format_name, timezone=timezone)
+        if platform is not None:
+            return platform
     fmt = input_format(path)
     if sheet is not None and fmt is not TableFormat.XLSX:
         raise UnreadableTableError(f"--sheet applies to XLSX workbooks only, and {path} is {fmt.value}")

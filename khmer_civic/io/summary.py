@@ -34,6 +34,8 @@ def _run_fields(result: RunResult, command: str) -> dict[str, Any]:
         "text_column": result.text_column.name,
         "text_column_found_by_name": result.text_column.auto,
         "rows": result.rows,
+        **({"input_format": result.input_format} if result.input_format else {}),
+        **({"skipped": dict(result.skipped)} if result.skipped else {}),
     }
 
 
@@ -125,6 +127,8 @@ def _run_line(summary: Mapping[str, Any], verb: str, done_key: str) -> list[str]
     problems = {k: v for k, v in summary["status"].items() if k != LabelStatus.OK.value}
     if problems:
         lines.append("not " + verb + ": " + ", ".join(f"{k} {v:,}" for k, v in problems.items()))
+    if summary.get("skipped"):
+        lines.append("skipped, not rows: " + ", ".join(f"{k} {v:,}" for k, v in summary["skipped"].items()))
     return lines
 
 

@@ -9,6 +9,7 @@
     khmer-civic info [--model DIR] [--json]                     # what a model predicts, its test scores
     khmer-civic select dump.csv -o batch.csv --label-studio tasks.json  # texts to annotate next
     khmer-civic import-labels export.json -o records.jsonl      # a Label Studio export as records
+    khmer-civic formats                                         # the platform exports label reads
     khmer-civic explain "TEXT" [--task sentiment] [--json]      # which words made the label
     khmer-civic explain --input labelled.csv --task sentiment --label negative --top 20 -o words.csv
     khmer-civic report labelled.csv -o report.html --xlsx report.xlsx   # an offline page of what it says
@@ -34,7 +35,7 @@ import click
 
 from khmer_civic import __version__
 from khmer_civic.cli import evaluate, explain, import_labels, info, label, select, tokenize, train
-from khmer_civic.cli import report
+from khmer_civic.cli import formats, report
 
 __all__ = ["cli", "main"]
 
@@ -57,6 +58,7 @@ cli.add_command(select.select)
 cli.add_command(import_labels.import_labels)
 cli.add_command(explain.explain)
 cli.add_command(report.report)
+cli.add_command(formats.formats)
 
 
 def main() -> None:

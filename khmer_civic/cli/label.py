@@ -31,7 +31,14 @@ def label(table: TableArgs, model_path: Path | None, mask_pii: bool, batch_size:
     OUTPUT has the rows of INPUT in the same order with all their columns, plus one column per
     task of the model (topics, sentiment, call_to_action), label_status (ok, or why a row was
     not labelled: empty, not_text, no_letters, unreadable_row, malformed_row,
-    undecodable_text) and one score column per label.
+    undecodable_text, unmapped_row) and one score column per label.
+
+    Platform exports are told from the file (--format NAME forces one; khmer-civic formats
+    lists them): Meta Business Suite, CrowdTangle, Facebook Download Your Information, Graph API,
+    Facepager and facebook-scraper files, Telegram Desktop's result.json, youtube-comment-downloader
+    comments. Their rows get platform, item_type, item_id, parent_id, author, created_at (UTC;
+    times without a zone read in --tz, default Asia/Phnom_Penh), text, reactions, comments, shares,
+    views and url before the export's own columns, and text is labelled.
 
     Bad characters are a row's problem: bytes that are not valid text, NULs and lone surrogates
     become U+FFFD and the row is flagged undecodable_text. A stray quote that would swallow the

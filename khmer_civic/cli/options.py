@@ -78,6 +78,8 @@ class TableArgs:
     formula_guard: bool
     progress: bool | None
     quiet: bool
+    input_format: str | None
+    timezone: str | None
 
     def run(self, job: Any, *, annotator: Any = None, mask_pii: bool = False) -> RunResult:
         """Annotate INPUT into OUTPUT with ``job`` (:func:`~khmer_civic.io.pipeline.run_table`)."""
@@ -92,6 +94,8 @@ class TableArgs:
             sheet=self.sheet,
             bom=self.bom,
             formula_guard=self.formula_guard,
+            input_format=self.input_format,
+            timezone=self.timezone,
         )
         progress = TqdmProgress(job.command, self.progress)
         return run_table(options, job, notify=notifier(self.quiet), progress=progress, annotator=annotator)
@@ -108,6 +112,34 @@ class TableArgs:
             except OSError as exc:
                 done = f"the output {summary.get('output')} is complete" if summary.get("output") else ""
                 raise OutputError.from_os_error(self.summary_path, exc, hint=done) from None
+
+
+def _check_input_format(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--format``: a name of ``khmer-civic formats``; an unknown one is a one-line usage error listing them."""
+    if value is None:
+        return None
+    from khmer_civic.io.errors import TableError
+    from khmer_civic.io.platforms import format_named
+
+    try:
+        format_named(value)
+    except TableError as exc:
+        raise UsageProblem(one_line(exc)) from None
+    return value
+
+
+def _check_timezone(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--tz``: an IANA time zone name; an unknown one is a one-line usage error."""
+    if value is None:
+        return None
+    from khmer_civic.io.errors import TableError
+    from khmer_civic.io.platforms.contract import resolve_zone
+
+    try:
+        resolve_zone(value)
+    except TableError as exc:
+        raise UsageProblem(one_line(exc)) from None
+    return value
 
 
 _TABLE_OPTIONS = [
@@ -162,6 +194,21 @@ _TABLE_OPTIONS = [
         help="Show a progress bar on stderr [default: when stderr is a terminal].",
     ),
     click.option("-q", "--quiet", is_flag=True, help="No notes or summary on stderr (errors only)."),
+    click.option(
+        "--format",
+        "input_format",
+        metavar="NAME",
+        callback=_check_input_format,
+        help="Read INPUT as this platform export (default: told from the file; 'table': a plain table). "
+        "khmer-civic formats lists the names.",
+    ),
+    click.option(
+        "--tz",
+        "timezone",
+        metavar="ZONE",
+        callback=_check_timezone,
+        help="Platform exports: the IANA time zone of times written without one [default: Asia/Phnom_Penh].",
+    ),
     debug_option,
 ]
 _TABLE_FIELDS = tuple(f.name for f in fields(TableArgs))

@@ -526,7 +526,7 @@ FORMATS: tuple[PlatformFormat, ...] = (
         detect_meta_business_suite, read_meta_business_suite,
     ),
     PlatformFormat(
-        "crowdtangle", FACEBOOK, "Facebook: CrowdTangle historical data (CSV, , or ;)",
+        "crowdtangle", FACEBOOK, "Facebook: CrowdTangle historical data (CSV, comma or semicolon)",
         detect_crowdtangle, read_crowdtangle,
     ),
     PlatformFormat(

@@ -24,8 +24,30 @@ from khmer_civic.schema import ModelConfigError, ModelSchema
     show_default=True,
     help="onnxruntime intra-op threads per worker (see benchmarks/README.md before raising it).",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Label on the Dask cluster of this scheduler (tcp://host:8786): INPUT may be a file, a glob or a "
+    "folder of CSV/TSV/Parquet files, OUTPUT is a folder of Parquet parts. Needs khmer-civic[dask]; "
+    "see docs/dask.md.",
+)
+@click.option(
+    "--dask-local",
+    "dask_local",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="As --scheduler, on a Dask cluster of N worker processes started on this machine.",
+)
 @handle_errors
-def label(table: TableArgs, model_path: Path | None, mask_pii: bool, batch_size: int, threads: int) -> None:
+def label(
+    table: TableArgs,
+    model_path: Path | None,
+    mask_pii: bool,
+    batch_size: int,
+    threads: int,
+    scheduler: str | None,
+    dask_local: int | None,
+) -> None:
     """Label every row of INPUT (CSV, TSV, JSONL, Parquet, XLSX) and write OUTPUT.
 
     OUTPUT has the rows of INPUT in the same order with all their columns, plus one column per
@@ -46,7 +68,24 @@ def label(table: TableArgs, model_path: Path | None, mask_pii: bool, batch_size:
     XLSX output: a text longer than Excel's 32,767-character cell limit is cut and ends with
     "…[cut: N characters in the input]" (its row keeps the labels of the whole text), and the
     run names the sheet rows cut; write CSV, JSONL or Parquet to keep every character.
+
+    On a Dask cluster (--scheduler ADDRESS or --dask-local N): INPUT is a CSV/TSV/Parquet file,
+    glob or folder, OUTPUT a new folder of Parquet parts in row order with the same added columns.
     """
+    if scheduler or dask_local:
+        from khmer_civic.cli.label_dask import check_cluster_options, label_on_cluster
+
+        check_cluster_options(scheduler, dask_local)
+        label_on_cluster(
+            table,
+            model_path=model_path,
+            mask_pii=mask_pii,
+            batch_size=batch_size,
+            threads=threads,
+            scheduler=scheduler,
+            local_workers=dask_local,
+        )
+        return
     from khmer_civic.io.annotators import LabelJob
     from khmer_civic.io.formats import output_format
     from khmer_civic.io.summary import label_summary, render_label_summary

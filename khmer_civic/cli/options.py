@@ -143,12 +143,14 @@ def _check_timezone(ctx: click.Context, param: click.Parameter, value: str | Non
 
 
 _TABLE_OPTIONS = [
-    click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False)),
+    # folders are allowed here for label's Dask mode (a folder of inputs, a folder of parts); the other
+    # runs refuse them with their own message (input_format, run_table)
+    click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
     click.option(
         "-o",
         "--output",
         required=True,
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=click.Path(path_type=Path),
         help="Output file; its extension sets the format: .csv .tsv .jsonl .parquet .xlsx",
     ),
     click.option(

@@ -25,6 +25,7 @@ from typing import Any
 from khmer_civic.io.annotators import LABEL_STATUS_COLUMN, label_columns, score_column
 from khmer_civic.io.columns import guess_text_column
 from khmer_civic.io.errors import MissingColumnError
+from khmer_civic.io.platforms import PLAIN_TABLE
 from khmer_civic.io.readers import open_table
 from khmer_civic.schema import LabelStatus, ModelSchema, TaskSpec
 
@@ -99,7 +100,8 @@ def read_labelled(
     other unreadable files raise the readers' :class:`~khmer_civic.io.errors.TableError`.
     """
     path = Path(path)
-    with open_table(path, sheet=sheet) as reader:
+    # a labelled file is a plain table, whatever its columns: no platform export mapping
+    with open_table(path, sheet=sheet, format_name=PLAIN_TABLE) as reader:
         columns = list(reader.columns)
         if LABEL_STATUS_COLUMN not in columns:
             raise MissingColumnError(

@@ -1,7 +1,7 @@
-"""A real Dask cluster on loopback for the tests of khmer_civic.dask: ``dask scheduler`` and ``dask worker``
-started as separate processes (as on several machines), learnt through a scheduler file, always
-killed at teardown (fixture ``loopback_cluster``: import it into a test module). Also the comment
-tables the tests label."""
+"""A real Dask cluster on loopback for the tests of khmer_civic.dask: ``dask scheduler`` and
+``dask worker`` started as separate processes (as on several machines), learnt through a
+scheduler file, always killed at the end (:func:`running_cluster`; the fixture
+``loopback_cluster``: import it into a test module). Also the comment tables the tests label."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("dask.dataframe")
-pytest.importorskip("distributed")
 
 START_TIMEOUT_S = 90
 
@@ -90,16 +88,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def loopback_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
-    """``dask scheduler`` and two ``dask worker`` processes (one thread each, no nanny, so that a killed
-    worker stays dead) on 127.0.0.1, shared by a module's tests (a test that kills a worker goes
-    last); all killed at teardown, whatever the tests did."""
+@contextmanager
+def running_cluster(directory: Path, n_workers: int = 2) -> Iterator[LoopbackCluster]:
+    """``dask scheduler`` and ``n_workers`` ``dask worker`` processes (one thread each, no nanny, so that
+    a killed worker stays dead) on 127.0.0.1, their logs in ``directory``; all killed on the way out,
+    whatever happened inside. Also used by benchmarks/dask_label.py."""
     from distributed import Client
 
-    tmp_path = tmp_path_factory.mktemp("loopback_cluster")
-    scheduler_file = tmp_path / "scheduler.json"
-    logs = [tmp_path / "scheduler.log"]
+    directory.mkdir(parents=True, exist_ok=True)
+    scheduler_file = directory / "scheduler.json"
+    logs = [directory / "scheduler.log"]
     processes: list[subprocess.Popen[bytes]] = []
     client = None
     try:
@@ -111,11 +109,11 @@ def loopback_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopb
         deadline = time.monotonic() + START_TIMEOUT_S
         while not scheduler_file.exists():
             if scheduler.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the dask scheduler did not start:\n{logs[0].read_text(errors='replace')}")
+                raise RuntimeError(f"the dask scheduler did not start:\n{logs[0].read_text(errors='replace')}")
             time.sleep(0.1)
         workers = []
-        for i in range(2):
-            logs.append(tmp_path / f"worker{i}.log")
+        for i in range(n_workers):
+            logs.append(directory / f"worker{i}.log")
             worker = _start(
                 [
                     "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1", "--nthreads", "1",
@@ -126,10 +124,19 @@ def loopback_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopb
             processes.append(worker)
             workers.append(worker)
         client = Client(scheduler_file=str(scheduler_file), timeout=START_TIMEOUT_S)
-        client.wait_for_workers(2, timeout=START_TIMEOUT_S)
+        client.wait_for_workers(n_workers, timeout=START_TIMEOUT_S)
         yield LoopbackCluster(client.scheduler.address, scheduler, workers, client, logs)
     finally:
         if client is not None:
             client.close()
         for process in reversed(processes):
             _stop(process)
+
+
+@pytest.fixture(scope="module")
+def loopback_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
+    """A scheduler and two workers (:func:`running_cluster`) shared by a module's tests (a test that
+    kills a worker goes last)."""
+    pytest.importorskip("distributed")
+    with running_cluster(tmp_path_factory.mktemp("loopback_cluster"), 2) as cluster:
+        yield cluster

@@ -7,8 +7,10 @@ The transformer is scored through ``CivicClassifier`` (what users run); the base
 chosen on dev, exactly as the training recipe fits it. Both are scored by
 :func:`khmer_civic.train.evaluate.evaluate_predictions`, so the transformer's figures are the
 model card's (the script checks them against the model's metrics.json and says so). Reported per
-task: macro-F1, and F1 per topic; overall and per provenance (``corpus``: real public comments,
-``authored``: texts written for the project), with transformer − baseline differences.
+task: macro-F1, and F1 per label; overall, per part (``news_web``, ``authored``, ``reference``:
+:func:`khmer_civic.genres.part_of`), per genre (:func:`khmer_civic.genres.genre_of`) and on the
+round-1 test texts (``round1``: the ids in ``<splits>/round1_ids.json``, the test split earlier
+models were measured on), with transformer − baseline differences.
 
 Writes ``benchmarks/results/accuracy.json`` and prints a Markdown table.
 """
@@ -24,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import common
+import numpy as np
 
-GROUP_FIELD = "provenance"
+GROUPINGS: tuple[str, ...] = ("part", "genre")  # khmer_civic.genres.DERIVED_GROUPS; their names do not collide
+ROUND1_SCOPE = "round1"
 SYSTEMS: tuple[str, str] = ("transformer", "baseline")
 
 
@@ -101,33 +105,41 @@ def check_against_card(model_dir: Path, transformer: Mapping[str, Any]) -> dict[
     }
 
 
-def table_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) -> list[list[str]]:
-    """Rows: texts, mean macro-F1, each task's macro-F1, and F1 per label of multi-label tasks."""
+def scope_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) -> list[list[str]]:
+    """One row per scope: texts, then transformer / baseline / Δ for the mean macro-F1 and each task's macro-F1."""
     transformer, baseline = results["transformer"], results["baseline"]
-    overall = transformer["overall"]["tasks"]
+    tasks = [name for name, m in transformer["overall"]["tasks"].items() if "macro_f1" in m]
+    rows = []
+    for scope in scopes:
+        t, b = transformer[scope], baseline[scope]
+        row = [scope, common.fmt(t["n_texts"])]
+        pairs = [(t["mean_macro_f1"], b["mean_macro_f1"])]
+        pairs += [(t["tasks"].get(n, {}).get("macro_f1"), b["tasks"].get(n, {}).get("macro_f1")) for n in tasks]
+        for a, c in pairs:
+            diff = None if a is None or c is None else a - c
+            row.append(f"{common.fmt(a, 3)} / {common.fmt(c, 3)} ({'–' if diff is None else f'{diff:+.3f}'})")
+        rows.append(row)
+    return rows
 
-    def triple(getter: Any) -> list[str]:
-        cells = []
-        for scope in scopes:
-            a, b = getter(transformer[scope]), getter(baseline[scope])
-            diff = None if a is None or b is None else a - b
-            cells += [common.fmt(a, 3), common.fmt(b, 3), "–" if diff is None else f"{diff:+.3f}"]
-        return cells
 
-    def task_macro(name: str) -> Any:
-        return lambda s: s["tasks"].get(name, {}).get("macro_f1")
-
-    def label_f1(name: str, label: str) -> Any:
-        return lambda s: s["tasks"].get(name, {}).get("labels", {}).get(label, {}).get("f1")
-
-    rows = [["texts", *[c for scope in scopes for c in (common.fmt(transformer[scope]["n_texts"]), "", "")]]]
-    rows.append(["**mean macro-F1 over tasks**", *triple(lambda s: s["mean_macro_f1"])])
-    for name, m in overall.items():
-        rows.append([f"{name}: macro-F1", *triple(task_macro(name))])
+def label_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) -> list[list[str]]:
+    """One row per label of the multi-label and multi-class tasks: transformer F1 (baseline F1) per scope."""
+    transformer, baseline = results["transformer"], results["baseline"]
+    rows = []
+    for name, m in transformer["overall"]["tasks"].items():
         labels = m.get("labels", {})
-        if len(labels) > 2:  # per-label rows for multi-label and multi-class tasks
-            for label in labels:
-                rows.append([f"{name} · {label} F1", *triple(label_f1(name, label))])
+        if len(labels) <= 2:
+            continue
+        for label in labels:
+            row = [f"{name} · {label}"]
+            for scope in scopes:
+                t = transformer[scope]["tasks"].get(name, {}).get("labels", {}).get(label, {})
+                c = baseline[scope]["tasks"].get(name, {}).get("labels", {}).get(label, {})
+                row.append(
+                    f"{common.fmt(t.get('f1'), 3)} ({common.fmt(c.get('f1'), 3)}) n={t.get('support', 0)}"
+                    if t else "–"
+                )
+            rows.append(row)
     return rows
 
 
@@ -143,10 +155,9 @@ def small_samples(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str
 
 
 def markdown_report(report: Mapping[str, Any]) -> str:
-    scopes = ["overall", *[s for s in report["results"]["transformer"] if s != "overall"]]
-    header = ["figure"]
-    for scope in scopes:
-        header += [f"{scope}: transformer", "baseline", "Δ"]
+    results = report["results"]
+    scopes = ["overall", *[s for s in results["transformer"] if s != "overall"]]
+    tasks = [name for name, m in results["transformer"]["overall"]["tasks"].items() if "macro_f1" in m]
     check = report["model_card_check"]
     check_line = (
         f"Transformer figures match the model's metrics.json: {'yes' if check.get('matches') else 'NO'}"
@@ -154,25 +165,48 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         if check.get("checked")
         else f"Not checked against metrics.json: {check.get('why')}."
     )
-    few = small_samples(report["results"], scopes)
+    few = small_samples(results, scopes)
     few_line = f"\n\nFewer than 30 gold examples (F1 unstable): {'; '.join(few)}." if few else ""
+    label_scopes = [s for s in ("overall", "news_web", "authored", ROUND1_SCOPE) if s in results["transformer"]]
     return (
         f"{common.machine_line(report['machine'])}\n\n"
-        f"Test split `{report['test_file']}`: transformer = `{report['model']}` (int8 ONNX through "
-        f"CivicClassifier); baseline = TF-IDF char 1–4-grams + logistic regression, fitted on train "
-        f"({report['baseline']['train_texts']} texts, {report['baseline']['fit_s']:.1f} s), thresholds on dev. "
-        f"Δ = transformer − baseline. {check_line}\n\n"
-        + common.markdown_table(header, table_rows(report["results"], scopes))
+        f"Test split `{report['test_file']}`: transformer = `{report['model']}` "
+        f"({report['model_name']} {report['model_version']}, int8 ONNX through CivicClassifier); baseline = TF-IDF "
+        f"char 1–4-grams + logistic regression, fitted on train ({report['baseline']['train_texts']} texts, "
+        f"{report['baseline']['fit_s']:.1f} s), thresholds on dev. Cells: transformer / baseline (Δ). "
+        f"{check_line}\n\n"
+        + common.markdown_table(["scope", "texts", "mean macro-F1", *[f"{n} macro-F1" for n in tasks]],
+                                scope_rows(results, scopes))
+        + "\n\nF1 per label, transformer (baseline):\n\n"
+        + common.markdown_table(["label", *label_scopes], label_rows(results, label_scopes))
         + few_line
         + "\n"
     )
+
+
+def grouped_evaluation(
+    test: Sequence[Any], probs_of: Any, schema: Any, round1_ids: set[str],
+) -> dict[str, Any]:
+    """Overall figures with the groups of every grouping in :data:`GROUPINGS` and the round-1 scope.
+
+    ``probs_of(rows)``: the probabilities of those test rows (an index array) per task."""
+    from khmer_civic.train.evaluate import evaluate_predictions
+
+    everything = np.arange(len(test))
+    result = evaluate_predictions(test, probs_of(everything), schema, groups=GROUPINGS[0])
+    for grouping in GROUPINGS[1:]:
+        result["groups"].update(evaluate_predictions(test, probs_of(everything), schema, groups=grouping)["groups"])
+    rows = np.array([i for i, ex in enumerate(test) if ex.id in round1_ids], dtype=int)
+    if len(rows):
+        result["groups"][ROUND1_SCOPE] = evaluate_predictions([test[i] for i in rows], probs_of(rows), schema)
+    return result
 
 
 def run(args: argparse.Namespace) -> int:
     from khmer_civic.model.classifier import CivicClassifier
     from khmer_civic.train.baseline import TfidfBaseline
     from khmer_civic.train.data import TaskConfig, load_annotations
-    from khmer_civic.train.evaluate import classifier_probabilities, evaluate_predictions
+    from khmer_civic.train.evaluate import classifier_probabilities
 
     model_dir, splits = Path(args.model), Path(args.splits)
     classifier = CivicClassifier.load(model_dir)
@@ -188,12 +222,17 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     probs = classifier_probabilities(classifier, [ex.text for ex in test], batch_size)
     transformer_s = time.perf_counter() - started
-    transformer = evaluate_predictions(test, probs, schema, groups=GROUP_FIELD)
+    round1_ids = set(json.loads((splits / "round1_ids.json").read_text(encoding="utf-8"))["test"]) if (
+        splits / "round1_ids.json").is_file() else set()
+    transformer = grouped_evaluation(test, lambda rows: {n: np.asarray(p)[rows] for n, p in probs.items()},
+                                     schema, round1_ids)
 
     started = time.perf_counter()
     baseline_model = TfidfBaseline(data.schema, seed=recipe_seed(model_dir)).fit(data["train"], data["dev"])
     fit_s = time.perf_counter() - started
-    baseline = baseline_model.evaluate(test, groups=GROUP_FIELD)
+    baseline_probs = baseline_model.predict_proba([ex.text for ex in test])
+    baseline = grouped_evaluation(test, lambda rows: {n: np.asarray(p)[rows] for n, p in baseline_probs.items()},
+                                  baseline_model.schema, round1_ids)
 
     results = {"transformer": compact(transformer), "baseline": compact(baseline)}
     differences = {
@@ -216,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         "model_name": classifier.config.name,
         "model_version": classifier.config.version,
         "test_file": common.relative(files["test"]),
-        "group_field": GROUP_FIELD,
+        "groupings": [*GROUPINGS, ROUND1_SCOPE],
         "transformer": {"batch_size": batch_size, "scoring_s": transformer_s, "thresholds": schema.to_list()},
         "baseline": {
             "method": "TF-IDF char_wb 1-4-grams + logistic regression per task/label, thresholds on dev",

@@ -81,6 +81,15 @@ if TYPE_CHECKING:
     "--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.15, show_default=True,
     help="Without --dev and --test: share held out as test (0: none).",
 )
+@click.option(
+    "--search", is_flag=True,
+    help="Choose learning rate x epochs x seed on dev by a time-boxed search (trials in RUN_DIR/trials.jsonl "
+    "and comparison.md); the best is exported.",
+)
+@click.option(
+    "--search-minutes", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True,
+    help="Time box of --search (a trial starts only if the longest so far still fits; at least one runs).",
+)
 @click.option("--no-baseline", is_flag=True, help="Skip the TF-IDF baseline comparison.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: when stderr is a terminal].")
 @click.option("-q", "--quiet", is_flag=True, help="No notes or summary on stderr (errors only).")
@@ -90,7 +99,7 @@ def train(
     data_files: tuple[Path, ...], out_dir: Path, config_path: Path | None, base_model: str | None,
     dev_files: tuple[Path, ...], test_files: tuple[Path, ...], with_project_data: bool, run_dir: Path | None,
     resume: bool, seed: int | None, max_steps: int | None, dev_fraction: float, test_fraction: float,
-    no_baseline: bool, progress: bool | None, quiet: bool,
+    search: bool, search_minutes: float, no_baseline: bool, progress: bool | None, quiet: bool,
 ) -> None:  # fmt: skip
     """Train a model on annotated texts and write a model directory that `label --model` loads.
 
@@ -105,8 +114,26 @@ def train(
     Without --dev, a seeded split stratified over all labels holds out --dev-fraction (and,
     without --test, --test-fraction) of --data; the split files are kept in the run directory.
     Any problem with the data stops the command (exit 2) before a model is loaded.
+
+    \b
+    Settings a recipe leaves out (or sets to "auto") follow the data's size, N training texts
+    (values written in the recipe win; training/configs/default.json sets them all):
+    - epochs round(400/sqrt(N)) within 3..20 (20 up to 400 texts, 15 at 700, 7 at 3,000);
+    - learning rate 5e-5 (3e-5 above 10,000 texts), heads 20x that;
+    - dev scored once per epoch; early stop after max(3, epochs/4) epochs without a gain,
+      never before half the epochs;
+    - class weights "sqrt" when classes are imbalanced (largest > 3x smallest, or a label
+      under 10% positive), else none;
+    - under 30 texts per class: also a frozen-encoder head (logistic regression on the
+      encoder's embeddings), kept if better on dev.
+    The run's config.json and train.log say what was chosen. At the end, train says so when
+    the TF-IDF baseline beats the transformer on dev.
     """
     require_train_extra("train")
+    if search and resume:
+        raise UsageProblem("--resume continues one run; it cannot be combined with --search")
+    if search and max_steps is not None:
+        raise UsageProblem("--search chooses the number of epochs: drop --max-steps")
     from khmer_civic.train.prepare import TrainingRequest
 
     notify = notifier(quiet)
@@ -119,7 +146,9 @@ def train(
     plan = _prepare(request, notify)
     for line in plan_lines(plan):
         notify(line)
-    comparison = _run(plan, resume=resume, baseline=not no_baseline)
+    comparison = _run(
+        plan, resume=resume, baseline=not no_baseline, search_minutes=search_minutes if search else None, notify=notify
+    )
     for line in result_lines(plan.out_dir, plan.run_dir, comparison, baseline=not no_baseline):
         notify(line)
 
@@ -139,13 +168,23 @@ def _prepare(request: TrainingRequest, notify: Callable[[str], None]) -> Trainin
         raise UsageProblem(problems_line(exc, "training data")) from None
 
 
-def _run(plan: TrainingPlan, *, resume: bool, baseline: bool) -> dict[str, Any]:
+def _run(
+    plan: TrainingPlan,
+    *,
+    resume: bool,
+    baseline: bool,
+    search_minutes: float | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """:func:`~khmer_civic.train.prepare.run_training`, its problems as one-line usage errors."""
     from khmer_civic.train.data import DataValidationError
     from khmer_civic.train.prepare import run_training
 
     try:
-        return run_training(plan, resume=resume, baseline=baseline, speed_texts=100)
+        return run_training(
+            plan, resume=resume, baseline=baseline, speed_texts=100, search_minutes=search_minutes,
+            notify=notify or (lambda _: None),
+        )  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted; checkpoints are kept in {plan.run_dir}: run the same command with --resume to continue"
@@ -202,5 +241,20 @@ def result_lines(out_dir: Path, run_dir: Path, comparison: Mapping[str, Any], *,
     ]
     for name, task in (comparison.get("tasks") or {}).items():
         lines.append(f"  {name}: macro-F1 {fmt(task.get('transformer_macro_f1'))}")
+    search = comparison.get("search")
+    if search:
+        best = next(t for t in search["trials"] if t["trial"] == search["best_trial"])
+        lines.append(
+            f"search: {len(search['trials'])} trials in {search['minutes']:.1f} min; best: lr {best['learning_rate']:g}, "
+            f"{best['epochs']:g} epochs, seed {best['seed']} (dev score {best['dev_score']:.4f})"
+            + ("; seed average kept" if (search.get("soup") or {}).get("kept") else "")
+            + f" ({run_dir / 'trials.jsonl'})"
+        )
     lines.append(f"run: {run_dir} (train.log, log.jsonl, checkpoints/, reports/, comparison.md)")
+    if baseline:
+        from khmer_civic.train.recipe import baseline_verdict
+
+        verdict = baseline_verdict(comparison)
+        if verdict:
+            lines.append(verdict)
     return lines

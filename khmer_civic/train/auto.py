@@ -11,7 +11,7 @@ of training. A value written in the recipe always wins. With ``N`` training text
 setting                     auto value
 ==========================  =============================================================
 epochs                      ``round(400 / sqrt(N))`` within [3, 20]: 20 up to 400 texts,
-                            15 at 700, 7 at 3,000, 3 from 17,800
+                            15 at 700, 7 at 3,000, 3 from 13,100
 learning_rate (encoder)     5e-5 up to 10,000 texts, 3e-5 above
 head_learning_rate          20 x the encoder's learning rate
 eval_every                  once per epoch

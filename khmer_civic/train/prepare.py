@@ -390,10 +390,17 @@ def library_progress_bars(shown: bool) -> Iterator[None]:
 
 
 def run_training(
-    plan: TrainingPlan, *, resume: bool = False, baseline: bool = True, speed_texts: int = 100
+    plan: TrainingPlan,
+    *,
+    resume: bool = False,
+    baseline: bool = True,
+    speed_texts: int = 100,
+    search_minutes: float | None = None,
+    notify: Notify = _silent,
 ) -> dict[str, Any]:
     """Write ``inputs.json`` into the run directory, then train, export and compare
-    (:func:`~khmer_civic.train.recipe.run_recipe`) on the plan's data; returns the comparison."""
+    (:func:`~khmer_civic.train.recipe.run_recipe`) on the plan's data; returns the comparison.
+    ``search_minutes``: first search the settings on dev for that long (``khmer-civic train --search``)."""
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(plan.inputs(), indent=2, ensure_ascii=False) + "\n"
     (plan.run_dir / "inputs.json").write_text(text, encoding="utf-8")
@@ -406,4 +413,6 @@ def run_training(
             resume=resume,
             baseline=baseline,
             speed_texts=speed_texts,
+            search_minutes=search_minutes,
+            notify=notify,
         )

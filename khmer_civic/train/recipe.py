@@ -7,6 +7,9 @@ directory, ``comparison.json`` and ``comparison.md``: transformer (int8 ONNX, as
 TF-IDF baseline per task on test, overall and per group (the config's ``report_groups``: provenance or
 genre); torch vs int8 agreement; ECE
 before and after temperature scaling; model size; single-thread milliseconds per comment.
+With ``search_minutes`` the transformer's settings are first chosen by a time-boxed search on dev
+(:mod:`khmer_civic.train.search`; its trials are tabled in comparison.md). When the transformer's
+dev mean macro-F1 is below the baseline's, comparison.md (and ``khmer-civic train``) says so.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from khmer_civic.train.baseline import TfidfBaseline
 from khmer_civic.train.config import TrainConfig
 from khmer_civic.train.data import AnnotatedData
 from khmer_civic.train.evaluate import summarize, write_json, write_report
+from khmer_civic.train.search import run_search, trials_markdown
 from khmer_civic.train.trainer import Trainer, TrainResult, require_dev
 
 
@@ -36,13 +40,16 @@ def run_recipe(
     baseline: bool = True,
     speed_texts: int = 200,
     group_field: str | None = None,
+    search_minutes: float | None = None,
+    notify: Any = None,
 ) -> dict[str, Any]:
     """Train on ``data`` (validated splits), export and compare; returns the comparison (also written
-    to the run directory). ``group_field``: the per-group breakdown (default: the config's ``report_groups``)."""
+    to the run directory). ``group_field``: the per-group breakdown (default: the config's ``report_groups``).
+    ``search_minutes``: first search learning rate x epochs x seed on dev for that long (at least one
+    trial); the winner is exported. ``notify`` gets a line per search trial."""
     group_field = group_field or config.report_groups
     require_dev(data)  # fails fast, before the baseline
     run_dir = Path(run_dir)
-    trainer = Trainer(config, run_dir=run_dir)
 
     extra: dict[str, Any] = {}
     baseline_results: dict[str, Any] = {}
@@ -66,9 +73,19 @@ def run_recipe(
             **{split: summarize(r) for split, r in baseline_results.items()},
         }
 
+    search = None
+    if search_minutes is not None:
+        found = run_search(config, data, run_dir, minutes=search_minutes, notify=notify)
+        search = found.summary()
+        extra["search"] = {k: v for k, v in search.items() if k != "trials"} | {"n_trials": len(found.trials)}
+        config, resume = found.config, True  # the winner's checkpoints: calibrate and export, no retraining
+        config.to_json(run_dir / "config.json")
+    trainer = Trainer(config, run_dir=run_dir)
     result = trainer.train(data, out_dir, resume=resume, extra_metrics=extra)
     speed = measure_speed(Path(out_dir), [ex.text for ex in (data["test"] or data["dev"])][:speed_texts])
     comparison = build_comparison(result, baseline_results, speed)
+    if search is not None:
+        comparison["search"] = search
     write_json(comparison, run_dir / "comparison.json")
     (run_dir / "comparison.md").write_text(comparison_markdown(comparison), encoding="utf-8")
     return comparison
@@ -138,6 +155,10 @@ def build_comparison(result: TrainResult, baseline: Mapping[str, Any], speed: Ma
             "model_onnx_bytes": (model_dir / MODEL_NAME).stat().st_size,
             "model_dir_bytes": sum(p.stat().st_size for p in model_dir.iterdir() if p.is_file()),
         }
+    dev_figures = {
+        "transformer": (metrics.get("dev") or {}).get("mean_macro_f1", float("nan")),
+        "baseline": (baseline.get("dev") or {}).get("mean_macro_f1", float("nan")),
+    }
     return {
         "split": "test" if model_test else "dev",
         "n_texts": (model_test or {}).get("n_texts", 0),
@@ -145,6 +166,10 @@ def build_comparison(result: TrainResult, baseline: Mapping[str, Any], speed: Ma
             "transformer": (model_test or {}).get("mean_macro_f1", float("nan")),
             "baseline": (base_test or {}).get("mean_macro_f1", float("nan")),
         },
+        "dev_mean_macro_f1": dev_figures,
+        "baseline_wins_on_dev": baseline_wins(dev_figures),
+        "auto": dict(result.auto),
+        "frozen_head": result.frozen_head,
         "tasks": per_task,
         "groups": groups,
         "agreement": metrics.get("agreement"),
@@ -154,6 +179,26 @@ def build_comparison(result: TrainResult, baseline: Mapping[str, Any], speed: Ma
         "speed": dict(speed),
         "training": {k: v for k, v in metrics.get("training", {}).items() if k != "config"},
     }
+
+
+def baseline_wins(dev: Mapping[str, Any]) -> bool:
+    """Whether the TF-IDF baseline's dev mean macro-F1 is above the transformer's (both measured)."""
+    model, base = dev.get("transformer"), dev.get("baseline")
+    if model is None or base is None or any(isinstance(x, float) and math.isnan(x) for x in (model, base)):
+        return False
+    return float(base) > float(model)
+
+
+def baseline_verdict(c: Mapping[str, Any]) -> str | None:
+    """The plain sentence ``train`` ends with when the baseline beats the transformer on dev, else None."""
+    if not c.get("baseline_wins_on_dev"):
+        return None
+    dev = c["dev_mean_macro_f1"]
+    return (
+        f"The transformer does not beat the TF-IDF baseline on dev (mean macro-F1 {_f(dev['transformer'])} "
+        f"against {_f(dev['baseline'])}): on this data the fine-tuned model is not the better classifier. "
+        "Annotate more texts, or try `khmer-civic train --search`."
+    )
 
 
 def _f(x: Any, digits: int = 3) -> str:
@@ -175,6 +220,9 @@ def comparison_markdown(c: Mapping[str, Any]) -> str:
         "",
         f"On {c['split']}: {c['n_texts']} texts. Mean macro-F1 over tasks: transformer "
         f"{_f(c['mean_macro_f1']['transformer'])}, baseline {_f(c['mean_macro_f1']['baseline'])}.",
+        *([f"On dev: transformer {_f(c['dev_mean_macro_f1']['transformer'])}, baseline "
+           f"{_f(c['dev_mean_macro_f1']['baseline'])}."] if c.get("dev_mean_macro_f1") else []),
+        *(["", f"**{baseline_verdict(c)}**"] if baseline_verdict(c) else []),
         "",
         "| task | transformer macro-F1 | baseline macro-F1 | transformer micro-F1 | baseline micro-F1 |",
         "|---|---:|---:|---:|---:|",
@@ -231,6 +279,20 @@ def comparison_markdown(c: Mapping[str, Any]) -> str:
             f"One comment at a time on one thread (CivicClassifier.predict, {speed['texts']} texts): "
             f"mean {_f(speed['ms_per_comment_mean'], 2)} ms, median {_f(speed['ms_per_comment_median'], 2)} ms."
         )
+    if c.get("auto"):
+        lines += ["", "Settings chosen by the small-data rule (khmer_civic.train.auto):", ""]
+        lines += [f"- {name}: {note}" for name, note in c["auto"].items()]
+    frozen = c.get("frozen_head")
+    if frozen:
+        verdict = "kept instead of the fine-tuned model" if frozen["chosen"] else "not kept"
+        lines += [
+            "",
+            f"Frozen-encoder head (logistic regression on the base encoder's embeddings, C {frozen['C']:g}): "
+            f"dev score {_f(frozen['dev_score'])} against {_f(frozen['fine_tuned_dev_score'])} fine-tuned; {verdict}.",
+        ]
+    if c.get("search"):
+        lines += trials_markdown(c["search"])
+    lines.append("")
     training = c.get("training") or {}
     if training:
         lines.append(

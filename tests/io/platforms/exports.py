@@ -149,18 +149,39 @@ def write_graph_api(folder: Path) -> Path:
                         "from": {"name": "ស្រីនី", "id": "9"},
                         "like_count": 3,
                         "comment_count": 1,
-                        "comments": {"data": [{"id": "987_2", "message": SHORT, "created_time": "2026-10-02T03:00:00+0000", "like_count": 0}]},
+                        "comments": {
+                            "data": [
+                                {
+                                    "id": "987_2",
+                                    "message": SHORT,
+                                    "created_time": "2026-10-02T03:00:00+0000",
+                                    "like_count": 0,
+                                }
+                            ]
+                        },
                     }
                 ],
                 "summary": {"total_count": 2},
                 "paging": {"cursors": {"before": "x", "after": "y"}},
             },
         },
-        {"id": "987_3", "message": ROAD, "created_time": "2026-10-02T04:00:00+0000", "like_count": 5, "comment_count": 0},
-        {"id": "987_4", "message": CLINIC, "created_time": "2026-10-02T05:00:00+0000", "parent": {"id": "987_3"}, "like_count": 1},
+        {
+            "id": "987_3",
+            "message": ROAD,
+            "created_time": "2026-10-02T04:00:00+0000",
+            "like_count": 5,
+            "comment_count": 0,
+        },
+        {
+            "id": "987_4",
+            "message": CLINIC,
+            "created_time": "2026-10-02T05:00:00+0000",
+            "parent": {"id": "987_3"},
+            "like_count": 1,
+        },
         {"created_time": "2026-10-02T06:00:00+0000", "story": "a cover photo changed"},  # neither id nor message
         42,  # not an object
-    ]  # fmt: skip
+    ]
     path = folder / "graph.json"
     path.write_text(json.dumps({"data": data, "paging": {"next": "https://graph.facebook.com/next"}}), encoding="utf-8")
     return path
@@ -220,21 +241,37 @@ def scraper_post() -> dict[str, Any]:
                 "comment_time": "2026-10-02 09:00:00",
                 "comment_reactions": {"like": 2, "love": 1},
                 "replies": [
-                    {"comment_id": "r1", "commenter_name": "វណ្ណា", "comment_text": SHORT, "comment_time": "2026-10-02 09:30:00"},
-                    {"comment_id": "r2", "commenter_name": "ដារា", "comment_text": ROAD, "comment_time": "2026-10-02 10:00:00",
-                     "comment_reaction_count": 7},
+                    {
+                        "comment_id": "r1",
+                        "commenter_name": "វណ្ណា",
+                        "comment_text": SHORT,
+                        "comment_time": "2026-10-02 09:30:00",
+                    },
+                    {
+                        "comment_id": "r2",
+                        "commenter_name": "ដារា",
+                        "comment_text": ROAD,
+                        "comment_time": "2026-10-02 10:00:00",
+                        "comment_reaction_count": 7,
+                    },
                 ],
             },
-            {"comment_id": "c2", "commenter_name": "ដារា", "comment_text": CLINIC, "comment_time": "2026-10-03 07:00:00", "replies": []},
+            {
+                "comment_id": "c2",
+                "commenter_name": "ដារា",
+                "comment_text": CLINIC,
+                "comment_time": "2026-10-03 07:00:00",
+                "replies": [],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def write_facebook_scraper(folder: Path, *, lines: bool = False) -> Path:
     """facebook-scraper output as a JSON list, or as JSON Lines with a broken line after the post (``lines``)."""
     if lines:
         path = folder / "posts.jsonl"
-        path.write_text(json.dumps(scraper_post(), ensure_ascii=False) + "\n{\"post_id\": \"98\n", encoding="utf-8")
+        path.write_text(json.dumps(scraper_post(), ensure_ascii=False) + '\n{"post_id": "98\n', encoding="utf-8")
         return path
     path = folder / "posts.json"
     path.write_text(json.dumps([scraper_post()], ensure_ascii=False, indent=1), encoding="utf-8")
@@ -251,20 +288,53 @@ def telegram_chat(chat_id: int, name: str) -> dict[str, Any]:
         "type": "public_channel",
         "id": chat_id,
         "messages": [
-            {"id": 1, "type": "service", "date": "2026-10-01T08:00:00", "date_unixtime": "1790816400",
-             "actor": name, "action": "create_channel", "title": name, "text": "", "text_entities": []},
-            {"id": 2, "type": "message", "date": "2026-10-02T08:14:00", "date_unixtime": "1790903640",
-             "from": name, "from_id": f"channel{chat_id}", "text": SCHOOL,
-             "text_entities": [{"type": "plain", "text": SCHOOL}],
-             "reactions": [{"type": "emoji", "count": 5, "emoji": "👍"}, {"type": "emoji", "count": 2, "emoji": "❤"}]},
-            {"id": 3, "type": "message", "date": "2026-10-02T09:00:00", "date_unixtime": "1790906400",
-             "from": "ស្រីនី", "from_id": "user9", "reply_to_message_id": 2,
-             "text": ["សូមចូលរួម ", {"type": "bold", "text": "ប្រជុំ"}, " នៅ", {"type": "link", "text": "https://t.me/x"}],
-             "text_entities": []},
-            {"id": 4, "type": "message", "date": "2026-10-02T10:30:00", "from": "វណ្ណា", "from_id": "user10",
-             "text": CLINIC, "text_entities": []},
+            {
+                "id": 1,
+                "type": "service",
+                "date": "2026-10-01T08:00:00",
+                "date_unixtime": "1790816400",
+                "actor": name,
+                "action": "create_channel",
+                "title": name,
+                "text": "",
+                "text_entities": [],
+            },
+            {
+                "id": 2,
+                "type": "message",
+                "date": "2026-10-02T08:14:00",
+                "date_unixtime": "1790903640",
+                "from": name,
+                "from_id": f"channel{chat_id}",
+                "text": SCHOOL,
+                "text_entities": [{"type": "plain", "text": SCHOOL}],
+                "reactions": [
+                    {"type": "emoji", "count": 5, "emoji": "👍"},
+                    {"type": "emoji", "count": 2, "emoji": "❤"},
+                ],
+            },
+            {
+                "id": 3,
+                "type": "message",
+                "date": "2026-10-02T09:00:00",
+                "date_unixtime": "1790906400",
+                "from": "ស្រីនី",
+                "from_id": "user9",
+                "reply_to_message_id": 2,
+                "text": ["សូមចូលរួម ", {"type": "bold", "text": "ប្រជុំ"}, " នៅ", {"type": "link", "text": "https://t.me/x"}],
+                "text_entities": [],
+            },
+            {
+                "id": 4,
+                "type": "message",
+                "date": "2026-10-02T10:30:00",
+                "from": "វណ្ណា",
+                "from_id": "user10",
+                "text": CLINIC,
+                "text_entities": [],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 TELEGRAM_ENTITY_TEXT = "សូមចូលរួម ប្រជុំ នៅhttps://t.me/x"
@@ -294,7 +364,8 @@ def write_telegram_html(folder: Path) -> Path:
     path = folder / "messages.html"
     path.write_text(
         '<!DOCTYPE html><html><head><title>Exported Data</title></head><body><div class="page_wrap">'
-        '<div class="page_header"></div><div class="history"><div class="message service">x</div></div></div></body></html>',
+        '<div class="page_header"></div><div class="history"><div class="message service">x</div></div>'
+        "</div></body></html>",
         encoding="utf-8",
     )
     return path
@@ -303,13 +374,46 @@ def write_telegram_html(folder: Path) -> Path:
 # ------------------------------------------------------------------------------ YouTube
 
 YOUTUBE_COMMENTS = [
-    {"cid": "UgxA", "text": SCHOOL, "time": "2 days ago", "author": "@sokha", "channel": "UC1", "votes": "1.2K",
-     "replies": "2", "photo": "https://yt3/x", "heart": False, "reply": False, "time_parsed": 1790903640.52},
-    {"cid": "UgxA.R1", "text": THANKS, "time": "1 day ago", "author": "@nary", "channel": "UC2", "votes": "0",
-     "replies": "", "photo": "https://yt3/y", "heart": False, "reply": True, "time_parsed": 1790990040.0},
-    {"cid": "UgxB", "text": ROAD, "time": "3 hours ago", "author": "@dara", "channel": "UC3", "votes": "15",
-     "replies": "0", "photo": "https://yt3/z", "heart": True, "reply": False, "time_parsed": 1791000000},
-]  # fmt: skip
+    {
+        "cid": "UgxA",
+        "text": SCHOOL,
+        "time": "2 days ago",
+        "author": "@sokha",
+        "channel": "UC1",
+        "votes": "1.2K",
+        "replies": "2",
+        "photo": "https://yt3/x",
+        "heart": False,
+        "reply": False,
+        "time_parsed": 1790903640.52,
+    },
+    {
+        "cid": "UgxA.R1",
+        "text": THANKS,
+        "time": "1 day ago",
+        "author": "@nary",
+        "channel": "UC2",
+        "votes": "0",
+        "replies": "",
+        "photo": "https://yt3/y",
+        "heart": False,
+        "reply": True,
+        "time_parsed": 1790990040.0,
+    },
+    {
+        "cid": "UgxB",
+        "text": ROAD,
+        "time": "3 hours ago",
+        "author": "@dara",
+        "channel": "UC3",
+        "votes": "15",
+        "replies": "0",
+        "photo": "https://yt3/z",
+        "heart": True,
+        "reply": False,
+        "time_parsed": 1791000000,
+    },
+]
 
 
 def write_youtube(folder: Path, *, broken: bool = False) -> Path:

@@ -48,7 +48,12 @@ def test_meta_business_suite_with_bom_keeps_ids_as_text_and_reads_us_times(tmp_p
     assert reader.platform.name == "meta_business_suite"
     assert len(rows) == len(MBS_ROWS)
     first, second, broken = rows
-    assert contract(first, "platform", "item_type", "item_id", "parent_id") == ("facebook", "post", "122100000000000123", None)
+    assert contract(first, "platform", "item_type", "item_id", "parent_id") == (
+        "facebook",
+        "post",
+        "122100000000000123",
+        None,
+    )
     assert first.values["created_at"] == "2026-10-02T01:14:00Z"  # 08:14 in Phnom Penh
     assert first.values["text"] == SCHOOL  # Title is empty: the Description
     assert contract(first, "reactions", "comments", "shares", "views") == (1234, 56, None, None)

@@ -24,7 +24,14 @@ from exports import (
 )
 
 from khmer_civic.io.errors import TableError, UnsupportedFormatError
-from khmer_civic.io.platforms import FORMAT_NAMES, FORMATS, PlatformReader, UnknownTimeZoneError, detect_platform, read_sample
+from khmer_civic.io.platforms import (
+    FORMAT_NAMES,
+    FORMATS,
+    PlatformReader,
+    UnknownTimeZoneError,
+    detect_platform,
+    read_sample,
+)
 from khmer_civic.io.readers import DelimitedReader, JsonLinesReader, open_table
 
 WRITERS: dict[str, list[Callable[[Path], Path]]] = {

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from exports import CLINIC, SCHOOL, TELEGRAM_ENTITY_TEXT, write_telegram_account, write_telegram_chat, write_telegram_html
+from exports import (
+    CLINIC,
+    SCHOOL,
+    TELEGRAM_ENTITY_TEXT,
+    write_telegram_account,
+    write_telegram_chat,
+    write_telegram_html,
+)
 
 from khmer_civic.io.errors import UnreadableTableError
 from khmer_civic.io.platforms import PlatformReader

@@ -46,14 +46,28 @@ def _check_output(path: Path, suffixes: tuple[str, ...], option: str) -> None:
         raise UsageProblem(f"{option} {path}: the folder {path.parent} does not exist")
 
 
+def _shown(path: Path) -> str:
+    """A path as the page shows it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 @click.command()
 @click.argument("labelled", metavar="LABELLED", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option(
     "-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The HTML page to write."
 )
-@click.option("--xlsx", "xlsx_path", type=click.Path(path_type=Path, dir_okay=False), help="Also write the tables to this XLSX workbook.")
-@click.option("--period", type=click.Choice(["week", "month"]), default="month", show_default=True, help="Periods of the tables over time.")
-@click.option("--lang", type=click.Choice(["en", "km"]), default="en", show_default=True, help="Language of the headings.")
+@click.option(
+    "--xlsx", "xlsx_path", type=click.Path(path_type=Path, dir_okay=False), help="Also write the tables to this XLSX file."
+)
+@click.option(
+    "--period", type=click.Choice(["week", "month"]), default="month", show_default=True, help="Periods over time."
+)
+@click.option(
+    "--lang", type=click.Choice(["en", "km"]), default="en", show_default=True, help="Language of the headings."
+)
 @click.option("--sheet", metavar="NAME", help="XLSX input: the sheet to read (default: the active one).")
 @click.option("--text-column", metavar="NAME", help="Column holding the text (default: found by name).")
 @model_option
@@ -102,7 +116,7 @@ def report(
         model_dir, config, _ = check_model_dir(model_path, verify=False)
     metrics_file = model_dir / METRICS_NAME
     metrics = read_json(metrics_file) if metrics_file.is_file() else None
-    model = model_table(config.name, config.version, str(model_dir), metrics if isinstance(metrics, dict) else None)
+    model = model_table(config.name, config.version, _shown(model_dir), metrics if isinstance(metrics, dict) else None)
 
     data = read_labelled(labelled, config.schema, sheet=sheet, text_column=text_column)
     built = build_report(data, model, period=period)

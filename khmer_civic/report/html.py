@@ -203,7 +203,7 @@ def _comments(page: _Page, report: Report) -> list[str]:
         rows = most.as_dicts()
         svg = charts.share_bars(
             page.w("chart_comment_negative"),
-            [f"{page.w(r['topic'])} · {r['post_id']}" for r in rows],
+            [f"{page.w(r['topic'])} · {_short(str(r['post_id']))}" for r in rows],
             [r["negative_share"] for r in rows],
             note=[f"{r['comments_labelled']:,}" for r in rows],
         )
@@ -217,6 +217,11 @@ def _comments(page: _Page, report: Report) -> list[str]:
         if len(posts.rows) > POSTS_SHOWN:
             parts.append(page.note(Note("posts_shown", {"shown": POSTS_SHOWN, "total": len(posts.rows)})))
     return parts
+
+
+def _short(post_id: str, keep: int = 12) -> str:
+    """A long post id (Graph API ``page_post``) cut to its end, to fit a chart's label column."""
+    return post_id if len(post_id) <= keep + 2 else "…" + post_id[-keep:]
 
 
 def _examples(page: _Page, report: Report) -> list[str]:
@@ -233,7 +238,7 @@ _SECTIONS = {
     "topics_sentiment": _topics_sentiment,
     "cta": _cta,
     "engagement": _engagement,
-    "comments": _comments,
+    "post_comments": _comments,
     "examples": _examples,
     "model": _model,
 }

@@ -457,12 +457,12 @@ def build_report(data: LabelledTable, model: Table, *, period: str = "month") ->
     medians, ratios, engagement_notes = engagement(data, period)
     notes["engagement"] += engagement_notes
     post_sentiment, most_negative, comment_notes = comments_per_post(data, period)
-    notes["comments"] += comment_notes
+    notes["post_comments"] += comment_notes
     example_table = examples(data)
     if data.text_column is None:
         notes["examples"].append(Note("no_text_column"))
     return Report(
-        source=str(data.path),
+        source=data.path.name,  # the file name: a shared page need not show a local folder
         period=period,
         overview=overview_table,
         statuses=statuses,

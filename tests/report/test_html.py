@@ -46,7 +46,9 @@ def test_every_chart_has_marks(report):
 def test_khmer_headings_and_font_stack(report):
     page = render_html(report, "km")
     assert '<html lang="km">' in page
-    for key in ("overview", "topics_sentiment", "cta", "engagement", "comments", "examples", "model"):
+    headings = re.findall(r"<h2>(.*?)</h2>", page)
+    assert len(headings) == len(set(headings)) == 7
+    for key in ("overview", "topics_sentiment", "cta", "engagement", "post_comments", "examples", "model"):
         heading = word(key, "km")
         assert re.search("[\u1780-\u17ff]", heading), key
         assert f"<h2>{heading}</h2>" in page

@@ -18,6 +18,8 @@ from khmer_civic.report.tables import build_report, model_table
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCHEMA = schema_with_cta_type()
+# Generous: the page needs well under a second, but a CI machine running other jobs may be slow.
+LOAD_TIMEOUT_MS = 180_000
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 if not CHROMIUM.exists() and shutil.which("chromium") is None:
@@ -45,6 +47,7 @@ def test_the_page_loads_offline_and_every_chart_draws(browser, tmp_path: Path, l
     assert len(expected_charts) == 5
 
     page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
     requests: list[str] = []
     failed: list[str] = []
     console: list[str] = []

@@ -82,7 +82,7 @@ def test_comment_sentiment_per_post_follows_replies_to_the_post(hand):
     assert (posts["p2"]["comments_labelled"], posts["p2"]["neutral"]) == (1, 1)
     assert posts["p3"]["comments"] == 0 and posts["p3"]["topics"] is None  # a post that was not labelled
     assert list(posts) == ["p1", "p2", "p3"]  # most comments first
-    assert [(n.key, dict(n.values)) for n in hand.notes["comments"]] == [("orphan_comments", {"comments": 1})]
+    assert [(n.key, dict(n.values)) for n in hand.notes["post_comments"]] == [("orphan_comments", {"comments": 1})]
 
 
 def test_most_negative_posts_need_enough_comments(hand_file: Path, hand, monkeypatch):
@@ -130,7 +130,7 @@ def test_a_plain_comment_dump_has_no_engagement_or_threads(tmp_path: Path):
     report = report_of(write_labelled(tmp_path / "dump.csv", rows, schema, ["message", "like_count"]), schema)
     assert report.engagement_medians is None and report.post_sentiment is None and report.item_types is None
     assert [n.key for n in report.notes["engagement"]] == ["no_engagement_columns"]
-    assert [n.key for n in report.notes["comments"]] == ["no_threads"]
+    assert [n.key for n in report.notes["post_comments"]] == ["no_threads"]
     assert report.cta_type_by_topic is None and report.cta_over_time is None
     assert [n.key for n in report.notes["cta"]] == ["no_dates"]
     figures = {row["figure"]: row["value"] for row in report.overview.as_dicts()}

@@ -21,12 +21,12 @@ written: full disk, read-only folder; the training extra not installed), told in
 chunks are kept: rerun with ``--resume``).
 
 One module per command (:mod:`.label`, :mod:`.tokenize`, :mod:`.info`, :mod:`.train`,
-:mod:`.evaluate`, :mod:`.select`, :mod:`.import_labels`, :mod:`.explain`): argument parsing and messages; the work
-is done by the library. What they share is in :mod:`.common` (errors and exit statuses, notes,
-progress) and :mod:`.options` (the common options, ``--data a b``). ``train`` and ``evaluate``
-import ``khmer_civic.train`` inside their command functions only, so the other commands never
-load torch. Without the training extra, ``train`` and ``evaluate --out`` stop before any work and
-name the install line (:func:`~khmer_civic.cli.common.require_train_extra`).
+:mod:`.evaluate`, :mod:`.select`, :mod:`.import_labels`, :mod:`.explain`, :mod:`.report`): argument
+parsing and messages; the work is done by the library. What they share is in :mod:`.common` (errors
+and exit statuses, notes, progress) and :mod:`.options` (the common options, ``--data a b``).
+``train`` and ``evaluate`` import ``khmer_civic.train`` inside their command functions only, so the
+other commands never load torch. Without the training extra, ``train`` and ``evaluate --out`` stop
+before any work and name the install line (:func:`~khmer_civic.cli.common.require_train_extra`).
 """
 
 from __future__ import annotations

@@ -17,10 +17,14 @@ Per-partition overhead, on the largest cluster, without a model:
   (``--overhead-rows``) read as one file and as ``--overhead-partitions`` files:
   ``(t_many - t_one) / (many - 1)``.
 
+Besides wall times, the CPU seconds of the workers and of the scheduler are read from the
+system (psutil): on a machine shared with other programs, rows per worker CPU-second is what one
+core gives when it is the worker's alone, where wall-clock rows/s mostly measures the sharing.
 The last column of each table is how many cores programs other than this benchmark (its client,
 scheduler and workers) kept busy, from ``/proc/stat``. The estimate for 100 million comments on
-10 machines of 8 cores takes the measured 1-worker rate as the rate of one core and adds the
-partition overhead. Writes ``benchmarks/results/dask_label.json`` and prints Markdown.
+10 machines of 8 cores takes the 1-worker rows per CPU-second as one core's rate and adds the
+partitions' CPU cost (spread over the workers) and the model load. Writes
+``benchmarks/results/dask_label.json`` and prints Markdown.
 """
 
 from __future__ import annotations
@@ -79,29 +83,35 @@ def process_cpu_seconds(pids: Sequence[int]) -> float:
 
 
 class Timed:
-    """Wall time of a block and the cores other programs kept busy meanwhile (not counting ``pids``)."""
+    """Wall time of a block, the CPU seconds each group of processes used in it, and the cores that
+    programs other than this one and those groups kept busy meanwhile."""
 
-    def __init__(self, pids: Sequence[int]) -> None:
-        self.pids = list(pids)
+    def __init__(self, groups: Mapping[str, Sequence[int]]) -> None:
+        self.groups = {name: list(pids) for name, pids in groups.items()}
         self.seconds = math.nan
+        self.cpu: dict[str, float] = {}
         self.other_cores: float | None = None
 
     def __enter__(self) -> Timed:
         self._load = common.OtherLoad().__enter__()
-        self._cpu = process_cpu_seconds(self.pids)
+        self._cpu = {name: process_cpu_seconds(pids) for name, pids in self.groups.items()}
+        self._own = process_cpu_seconds([os.getpid()])
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._start
         self._load.__exit__(*exc)
-        ours = (process_cpu_seconds(self.pids) - self._cpu) / self.seconds
+        self.cpu = {name: process_cpu_seconds(pids) - self._cpu[name] for name, pids in self.groups.items()}
+        self.cpu["client"] = process_cpu_seconds([os.getpid()]) - self._own
         if self._load.cores is not None:
+            ours = sum(v for k, v in self.cpu.items() if k != "client") / self.seconds
             self.other_cores = max(self._load.cores - ours, 0.0)
 
 
-def cluster_pids(cluster: Any) -> list[int]:
-    return [cluster.scheduler.pid, *(w.pid for w in cluster.workers)]
+def cluster_pids(cluster: Any) -> dict[str, list[int]]:
+    """The cluster's processes by role."""
+    return {"scheduler": [cluster.scheduler.pid], "workers": [w.pid for w in cluster.workers]}
 
 
 def rss_mib() -> float:
@@ -137,9 +147,13 @@ def label_run(cluster: Any, source: Path, model: Path | None, output: Path, rows
         "rows": rows,
         "partitions": labelled.npartitions,
         "model_load_s": load.seconds,
+        "model_load_cpu_s": load.cpu["workers"],
         "worker_rss_mib": sorted(memory.values()),
         "wall_s": run.seconds,
         "rows_per_s": rows / run.seconds,
+        "worker_cpu_s": run.cpu["workers"],
+        "scheduler_cpu_s": run.cpu["scheduler"],
+        "rows_per_cpu_s": rows / run.cpu["workers"],
         "other_cores": run.other_cores,
     }
 
@@ -161,36 +175,45 @@ def overhead_run(cluster: Any, folder: Path, rows: int, many: int, tasks: int) -
     bounds = [round(rows * k / many) for k in range(many + 1)]
     for k in range(many):
         frame.iloc[bounds[k] : bounds[k + 1]].to_parquet(split / f"p{k:05d}.parquet", index=False)
-    times = {}
+    times: dict[str, Timed] = {}
     for name, source in (("one", one), ("many", split)):
-        best = math.inf
         for repeat in range(3):
             target = folder / f"out_{name}_{repeat}"
             with Timed(cluster_pids(cluster)) as timed:
                 dd.read_parquet(str(source)).to_parquet(str(target), write_index=False, compute=False).compute()
-            best = min(best, timed.seconds)
-        times[name] = best
-    per_partition = (times["many"] - times["one"]) / (many - 1)
+            if name not in times or timed.seconds < times[name].seconds:
+                times[name] = timed
+
+    def per_partition(measure: Any) -> float:
+        return (measure(times["many"]) - measure(times["one"])) / (many - 1)
+
     return {
         "workers": len(cluster.workers),
         "tasks": tasks,
         "per_task_s": map_many.seconds / tasks,
+        "per_task_scheduler_cpu_s": map_many.cpu["scheduler"] / tasks,
         "tasks_other_cores": map_many.other_cores,
         "partition_rows": rows,
         "partitions_many": many,
-        "one_partition_s": times["one"],
-        "many_partitions_s": times["many"],
-        "per_partition_s": per_partition,
+        "one_partition_s": times["one"].seconds,
+        "many_partitions_s": times["many"].seconds,
+        "per_partition_s": per_partition(lambda t: t.seconds),
+        "per_partition_cpu_s": per_partition(lambda t: sum(t.cpu.values())),
+        "per_partition_scheduler_cpu_s": per_partition(lambda t: t.cpu["scheduler"]),
+        "partitions_other_cores": [times["one"].other_cores, times["many"].other_cores],
     }
 
 
-def estimate(per_core_rows_s: float, per_partition_s: float, load_s: float) -> dict[str, Any]:
-    """Hours for ESTIMATE_ROWS comments on ESTIMATE_MACHINES x ESTIMATE_CORES one-thread workers."""
+def estimate(per_core_rows_s: float, per_partition_s: float, scheduler_per_partition_s: float, load_s: float) -> dict[str, Any]:
+    """Hours for ESTIMATE_ROWS comments on ESTIMATE_MACHINES x ESTIMATE_CORES one-thread workers.
+
+    Labelling and the partitions' own costs are shared by the workers; the scheduler handles the
+    partitions one after another, alongside (a bottleneck only if its total came near the rest).
+    """
     cores = ESTIMATE_MACHINES * ESTIMATE_CORES
     partitions = math.ceil(ESTIMATE_ROWS / ESTIMATE_PARTITION_ROWS)
     labelling_s = ESTIMATE_ROWS / (cores * per_core_rows_s)
-    spread_s = partitions * per_partition_s / cores  # partition costs paid by the workers in parallel
-    serial_s = partitions * per_partition_s  # as if the scheduler paid each one alone: an upper bound
+    partition_s = partitions * per_partition_s / cores
     return {
         "rows": ESTIMATE_ROWS,
         "machines": ESTIMATE_MACHINES,
@@ -200,12 +223,12 @@ def estimate(per_core_rows_s: float, per_partition_s: float, load_s: float) -> d
         "partitions": partitions,
         "per_core_rows_s": per_core_rows_s,
         "per_partition_s": per_partition_s,
+        "scheduler_per_partition_s": scheduler_per_partition_s,
         "model_load_s": load_s,
         "labelling_s": labelling_s,
-        "overhead_spread_s": spread_s,
-        "overhead_serial_s": serial_s,
-        "total_h": (load_s + labelling_s + spread_s) / 3600,
-        "total_h_upper": (load_s + labelling_s + serial_s) / 3600,
+        "partitions_s": partition_s,
+        "scheduler_s": partitions * scheduler_per_partition_s,
+        "total_h": (load_s + labelling_s + partition_s) / 3600,
     }
 
 
@@ -217,10 +240,12 @@ def markdown_report(report: Mapping[str, Any]) -> str:
             str(r["workers"]),
             common.fmt(r["rows"]),
             str(r["partitions"]),
-            common.fmt(r["model_load_s"]),
+            f"{r['model_load_s']:.1f} ({r['model_load_cpu_s']:.1f})",
             common.fmt(r["wall_s"]),
             common.fmt(r["rows_per_s"]),
             common.fmt_ratio(common.ratio(r["rows_per_s"], base)),
+            common.fmt(r["worker_cpu_s"]),
+            common.fmt(r["rows_per_cpu_s"]),
             ", ".join(f"{m:.0f}" for m in r["worker_rss_mib"]),
             common.fmt(r["other_cores"], 2),
         ]
@@ -233,8 +258,8 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         "",
         common.markdown_table(
             [
-                "workers", "rows", "partitions", "model load (s)", "wall (s)", "rows/s", "speed-up",
-                "worker memory (MiB)", "cores taken by others",
+                "workers", "rows", "partitions", "model load, wall (CPU) s", "wall (s)", "rows/s", "speed-up",
+                "worker CPU (s)", "rows per worker CPU-second", "worker memory (MiB)", "cores taken by others",
             ],
             rows,
         ),  # fmt: skip
@@ -242,21 +267,27 @@ def markdown_report(report: Mapping[str, Any]) -> str:
     o = report["overhead"]
     parts += [
         "",
-        f"Overhead on {o['workers']} workers: a trivial task {1000 * o['per_task_s']:.2f} ms "
-        f"({o['tasks']} tasks; others took {common.fmt(o['tasks_other_cores'], 2)} cores); "
-        f"a Parquet partition {1000 * o['per_partition_s']:.1f} ms "
-        f"({common.fmt(o['partition_rows'])} rows as 1 file: {o['one_partition_s']:.2f} s, "
-        f"as {o['partitions_many']} files: {o['many_partitions_s']:.2f} s; best of 3).",
+        f"Overhead on {o['workers']} workers, no model: a trivial task {1000 * o['per_task_s']:.2f} ms wall, "
+        f"{1000 * o['per_task_scheduler_cpu_s']:.2f} ms of scheduler CPU ({o['tasks']} tasks; others took "
+        f"{common.fmt(o['tasks_other_cores'], 2)} cores). A Parquet partition (read, write, schedule): "
+        f"{1000 * o['per_partition_s']:.1f} ms wall, {1000 * o['per_partition_cpu_s']:.1f} ms CPU in all, "
+        f"{1000 * o['per_partition_scheduler_cpu_s']:.1f} ms of it on the scheduler "
+        f"({common.fmt(o['partition_rows'])} rows as 1 file: {o['one_partition_s']:.2f} s, as "
+        f"{o['partitions_many']} files: {o['many_partitions_s']:.2f} s; best of 3; others took "
+        + " / ".join(common.fmt(c, 2) for c in o["partitions_other_cores"])
+        + " cores).",
     ]
     e = report["estimate"]
     parts += [
         "",
         f"Estimate: {common.fmt(e['rows'])} comments on {e['machines']} machines x {e['cores_per_machine']} cores "
         f"({e['workers']} one-thread workers), partitions of {common.fmt(e['partition_rows'])} rows "
-        f"({common.fmt(e['partitions'])} partitions): labelling {e['labelling_s'] / 3600:.1f} h "
-        f"(at {e['per_core_rows_s']:.1f} rows/s per core), partitions {e['overhead_spread_s']:.0f} s spread over "
-        f"the workers (at most {e['overhead_serial_s']:.0f} s if each were paid alone), model load "
-        f"{e['model_load_s']:.0f} s: about {e['total_h']:.1f} h (at most {e['total_h_upper']:.1f} h).",
+        f"({common.fmt(e['partitions'])} partitions): labelling {e['rows']:,} / ({e['workers']} x "
+        f"{e['per_core_rows_s']:.1f} rows/s) = {e['labelling_s'] / 3600:.1f} h; partitions "
+        f"{common.fmt(e['partitions'])} x {1000 * e['per_partition_s']:.0f} ms / {e['workers']} = "
+        f"{e['partitions_s']:.0f} s; model load {e['model_load_s']:.0f} s; scheduler "
+        f"{common.fmt(e['partitions'])} x {1000 * e['scheduler_per_partition_s']:.1f} ms = {e['scheduler_s']:.0f} s "
+        f"alongside: about **{e['total_h']:.1f} h**.",
     ]
     return "\n".join(parts)
 
@@ -298,8 +329,12 @@ def main(argv: list[str] | None = None) -> int:
                         cluster, root / "overhead", args.overhead_rows, args.overhead_partitions, args.overhead_tasks
                     )
     one = next(r for r in report["runs"] if r["workers"] == min(args.workers))
+    overhead = report["overhead"]
     report["estimate"] = estimate(
-        one["rows_per_s"] / one["workers"], report["overhead"]["per_partition_s"], one["model_load_s"]
+        one["rows_per_cpu_s"],  # a core's rate: rows per CPU-second of the workers
+        overhead["per_partition_cpu_s"],
+        overhead["per_partition_scheduler_cpu_s"],
+        one["model_load_cpu_s"] / one["workers"],
     )
     path = common.write_results("dask_label", report, args.out)
     print(markdown_report(report))

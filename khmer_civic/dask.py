@@ -292,7 +292,8 @@ def read_table(source: str | os.PathLike[str]) -> dd.DataFrame:
     fmt = input_format_of(files)
     names = [str(p) for p in files]
     if fmt is TableFormat.PARQUET:
-        return dd.read_parquet(names)
+        folder = Path(source)  # a folder is read as a data set: hive partition columns (year=2024/) kept
+        return dd.read_parquet(str(folder) if folder.is_dir() else names)
     ddf = dd.read_csv(
         names,
         sep="\t" if fmt is TableFormat.TSV else ",",

@@ -25,6 +25,10 @@ from khmer_civic.io.annotators import LabelJob  # noqa: E402
 from khmer_civic.io.errors import ColumnClashError, MissingColumnError, OutputError, UnreadableTableError  # noqa: E402
 from khmer_civic.io.pipeline import RunOptions, run_table  # noqa: E402
 
+# How long a cluster run may take before the test gives up: generous, since a machine shared
+# with other jobs can starve the worker processes for minutes (the tests time nothing).
+RESULT_TIMEOUT_S = 900
+
 
 def _cell(value: Any) -> Any:
     """A Parquet cell as a comparable Python value (lists of labels as lists)."""
@@ -218,7 +222,7 @@ def test_cluster_labels_equal_single_process_label_row_for_row(
     for i in range(4):  # four files: four partitions at least, spread over both workers
         write_comments_csv(folder / f"comments_{i}.csv", rows[60 * i : 60 * (i + 1)])
     output = tmp_path / "labelled"
-    _label_on(loopback_cluster, folder, tiny_model_dir, output).result(timeout=120)
+    _label_on(loopback_cluster, folder, tiny_model_dir, output).result(timeout=RESULT_TIMEOUT_S)
     kdask.finish_output(output)
     got, expected = _rows(output), _rows(single_process_output)
     assert len(got) == len(expected) == 240
@@ -244,7 +248,7 @@ def test_a_worker_killed_mid_job_loses_no_row_and_labels_none_twice(
     victim = sorted(loopback_cluster.worker_pids())[0]
     staging = kdask.partial_dir(output)
     future = _label_on(loopback_cluster, folder, tiny_model_dir, output)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
     while True:  # wait until the victim is busy with a partition and some parts are written
         written = len(list(staging.glob("*.parquet"))) if staging.exists() else 0
         busy = loopback_cluster.client.processing().get(victim)
@@ -254,7 +258,7 @@ def test_a_worker_killed_mid_job_loses_no_row_and_labels_none_twice(
         time.sleep(0.02)
     loopback_cluster.kill_worker(victim)
     written_at_kill = len(list(staging.glob("*.parquet")))
-    future.result(timeout=180)
+    future.result(timeout=RESULT_TIMEOUT_S)
     kdask.finish_output(output)
     assert written_at_kill < n_files  # the job was still running when the worker died
     assert victim not in loopback_cluster.worker_pids()

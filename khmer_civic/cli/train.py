@@ -116,8 +116,9 @@ def train(
     Any problem with the data stops the command (exit 2) before a model is loaded.
 
     \b
-    Settings a recipe leaves out (or sets to "auto") follow the data's size, N training texts
-    (values written in the recipe win; training/configs/default.json sets them all):
+    Settings a recipe leaves out (or sets to "auto") follow the data's size, N training texts.
+    Values written in a --config recipe win; without --config the default recipe's schedule
+    (tuned on the project's data) is kept only with --with-project-data, else left to this rule:
     - epochs round(400/sqrt(N)) within 3..20 (20 up to 400 texts, 15 at 700, 7 at 3,000);
     - learning rate 5e-5 (3e-5 above 10,000 texts), heads 20x that;
     - dev scored once per epoch; early stop after max(3, epochs/4) epochs without a gain,

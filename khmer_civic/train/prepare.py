@@ -34,6 +34,7 @@ from typing import Any
 
 from khmer_civic.model.config import CONFIG_NAME, METRICS_NAME, TOKENIZER_NAME
 from khmer_civic.train import paths
+from khmer_civic.train.auto import AUTO, AUTO_FIELDS
 from khmer_civic.train.config import DEFAULT_BASE_MODEL, TrainConfig
 from khmer_civic.train.data import (
     AnnotatedData,
@@ -154,15 +155,16 @@ def prepare_training(request: TrainingRequest, notify: Notify = _silent) -> Trai
     run_dir = request.run_dir if request.run_dir is not None else out_dir.parent / f"{out_dir.name}.run"
     if run_dir.resolve() == out_dir or out_dir in run_dir.resolve().parents:
         raise TrainingSetupError("--run-dir must lie outside the model directory --out")
-    project = project_split_files(request.project_splits) if request.project_data else {}
+    found = project_split_files(request.project_splits) if request.project_data else {}
+    project = {split: [path] for split, path in found.items()}
     recipe = read_recipe(request.config_path, default=request.default_recipe)
     files = {
-        "train": [*request.data, *project.get("train", ())],
-        "dev": [*request.dev, *project.get("dev", ())],
-        "test": [*request.test, *project.get("test", ())],
+        "train": [*request.data, *project.get("train", [])],
+        "dev": [*request.dev, *project.get("dev", [])],
+        "test": [*request.test, *project.get("test", [])],
     }
     records = RecordCache()  # every annotation file is read once
-    given = [*request.data, *request.dev, *request.test, *project.values()]
+    given = [*request.data, *request.dev, *request.test, *found.values()]
     config = _config(recipe, request, out_dir, given, records, notify)
     data = load_annotations(files["train"], files["dev"], files["test"], config.tasks, reader=records)
     with library_progress_bars(config.progress):
@@ -178,12 +180,16 @@ def prepare_training(request: TrainingRequest, notify: Notify = _silent) -> Trai
 def _config(
     recipe: Recipe, request: TrainingRequest, out_dir: Path, files: list[Path], records: RecordCache, notify: Notify
 ) -> TrainConfig:
-    """The recipe with the request's overrides; the default recipe's tasks opened to the data."""
+    """The recipe with the request's overrides; the default recipe's tasks opened to the data and,
+    unless the project's data is added, its schedule (tuned on that data) left to the small-data rule."""
     settings = dict(recipe.settings)
     if recipe.is_default:
         settings["tasks"] = open_recipe_tasks(recipe.tasks, annotated_fields(files, records), notify)
         settings["name"] = out_dir.name
         settings["description"] = None
+        if not request.project_data:
+            settings.update(dict.fromkeys(AUTO_FIELDS, AUTO))
+            notify("note: epochs, learning rates, early stopping and class weights follow the size of the data")
     settings.update({k: v for k, v in request.overrides.items() if v is not None})
     if request.progress is not None:
         settings["progress"] = request.progress

@@ -113,6 +113,11 @@ def test_train_writes_a_model_the_library_loads_with_the_data_schema(trained: di
     assert set(prediction.topics) <= set(classifier.labels["topics"])
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["name"] == "first" and config["max_length"] == 128  # the default recipe's windows
+    # no --config, no --with-project-data: the schedule follows the data's size, the rest is the recipe's
+    assert "follow the size of the data" in result.stderr
+    run_config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    assert run_config["epochs"] == 20 and run_config["learning_rate"] == 5e-5 and run_config["batch_size"] == 16
+    assert "epochs 20 (auto: " in (run_dir / "train.log").read_text(encoding="utf-8")
 
 
 def test_label_command_uses_the_trained_model(trained: dict[str, Any], tmp_path: Path) -> None:
@@ -362,8 +367,9 @@ def test_train_search_runs_end_to_end_and_logs_its_trials(
     assert result.exit_code == 0, result.output
     run_dir = tmp_path / "searched.run"
     trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert trials and trials[0]["learning_rate"] == 8e-5 and trials[0]["epochs"] == 5  # the recipe's own first
-    assert "trial 0: lr 8e-05, 5 epochs, seed 13" in result.stderr
+    # the centre first: the small-data rule's setting (the default recipe's schedule is left to it)
+    assert trials and trials[0]["learning_rate"] == 5e-5 and trials[0]["epochs"] == 20
+    assert "trial 0: lr 5e-05, 20 epochs, seed 13" in result.stderr
     assert f"search: {len(trials)} trials" in result.stderr
     assert "| trial | learning rate |" in (run_dir / "comparison.md").read_text(encoding="utf-8")
     assert {p.name for p in out.iterdir()} == LAYOUT

@@ -149,3 +149,32 @@ def test_split_files_hold_what_the_data_holds(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[2])["meta"] == {"nested": [1, 2.5, None]}
     assert read_examples([path]) == data_module._parse_files([path], tasks, [], cache)
+
+
+def test_default_recipe_schedule_follows_the_data_unless_the_project_data_is_added(
+    annotations: list[Path], encoder: Path, tmp_path: Path
+) -> None:
+    from khmer_civic.train.auto import AUTO, AUTO_FIELDS
+
+    shipped = json.loads((paths.default_recipe_file() or Path()).read_text(encoding="utf-8"))
+    notes: list[str] = []
+    own = prepare_training(TrainingRequest(data=annotations, out_dir=tmp_path / "m1", base_model=str(encoder)), notes.append)
+    assert all(getattr(own.config, name) == AUTO for name in AUTO_FIELDS)
+    assert own.config.batch_size == shipped["batch_size"] and own.config.max_length == shipped["max_length"]
+    assert any("follow the size of the data" in note for note in notes)
+
+    splits = tmp_path / "splits"
+    for split, offset in (("train", 1000), ("dev", 1300), ("test", 1400)):
+        write_jsonl(splits / f"{split}.jsonl", make_records(40, offset))
+    request = TrainingRequest(
+        data=annotations, out_dir=tmp_path / "m2", base_model=str(encoder), project_data=True, project_splits=splits
+    )
+    with_project = prepare_training(request)
+    assert with_project.config.epochs == shipped["epochs"]
+    assert with_project.config.learning_rate == shipped["learning_rate"]
+    assert with_project.config.class_weighting == shipped["class_weighting"]
+
+    recipe = tmp_path / "tasks-only.json"
+    recipe.write_text(json.dumps({"tasks": [{"name": "sentiment", "type": "single_label"}]}), encoding="utf-8")
+    request = TrainingRequest(data=annotations, out_dir=tmp_path / "m3", base_model=str(encoder), config_path=recipe)
+    assert all(getattr(prepare_training(request).config, name) == AUTO for name in AUTO_FIELDS)

@@ -12,11 +12,13 @@ The fp32 graph never goes into the model directory; keep it (``fp32_path``) in a
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,13 +88,22 @@ class ExportResult:
     onnx_bytes: int
     fp32_bytes: int
     agreement: Agreement | None
+    fused_operators: Mapping[str, int] | None = None  # with fuse=True: fused operators in the graph
 
 
-def export_fp32(model: MultiTaskClassifier, path: str | Path, *, opset: int = ONNX_OPSET) -> Path:
+def export_fp32(
+    model: MultiTaskClassifier, path: str | Path, *, opset: int = ONNX_OPSET, eager_attention: bool = False
+) -> Path:
     """``torch.onnx.export`` (TorchScript exporter) with dynamic batch and sequence axes.
 
     Outputs: each task's logits, then ``pooled`` (the mean-pooled encoder state, ``[batch, hidden]``).
+    ``eager_attention`` traces the encoder's plain (eager) attention instead of its default
+    ``scaled_dot_product_attention``: the same numbers, written as the MatMul/Softmax pattern that
+    onnxruntime's transformer optimizer fuses into one Attention node (:func:`fuse_transformer_graph`).
     """
+    if eager_attention:
+        with _attention_implementation(model.encoder, "eager"):
+            return export_fp32(model, path, opset=opset)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _OnnxWrapper(model).eval()
@@ -120,6 +131,44 @@ def export_fp32(model: MultiTaskClassifier, path: str | Path, *, opset: int = ON
             dynamo=False,
         )
     return path
+
+
+@contextlib.contextmanager
+def _attention_implementation(encoder: nn.Module, name: str) -> Iterator[None]:
+    """Inside, ``encoder`` computes attention with the transformers implementation ``name``."""
+    config: Any = encoder.config
+    before = getattr(config, "_attn_implementation", None)
+    setter = getattr(encoder, "set_attn_implementation", None)
+    if not callable(setter):
+        raise ValueError(f"{type(encoder).__name__} cannot switch its attention implementation")
+    setter(name)
+    try:
+        yield
+    finally:
+        if before is not None and before != name:
+            setter(before)
+
+
+# The fused operators of onnxruntime's transformer optimizer counted by fuse_transformer_graph.
+FUSED_OPERATORS = ("Attention", "EmbedLayerNormalization", "SkipLayerNormalization", "LayerNormalization", "BiasGelu", "Gelu", "FastGelu")
+
+
+def fuse_transformer_graph(fp32_path: str | Path, fused_path: str | Path, *, num_heads: int, hidden_size: int) -> dict[str, int]:
+    """Rewrite a BERT-style fp32 graph with onnxruntime's transformer fusions (attention, embedding +
+    LayerNorm, skip + LayerNorm, bias + GELU) into ``fused_path``; returns how many of each
+    fused operator the graph holds. Offline fusions only (``opt_level`` 0): the file holds no
+    machine-specific kernels. Attention fuses only on an eager-attention export
+    (:func:`export_fp32` ``eager_attention``); on the default SDPA trace it finds none.
+    The graph's inputs and outputs are unchanged (``input_ids``/``attention_mask`` stay int64).
+    """
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(
+        str(fp32_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0
+    )
+    optimized.save_model_to_file(str(fused_path))
+    counts = optimized.get_fused_operator_statistics()
+    return {name: int(counts.get(name, 0)) for name in FUSED_OPERATORS}
 
 
 def precision_sensitive_matmuls(model_path: str | Path, *, first_layers: int = 2) -> list[str]:
@@ -188,10 +237,22 @@ def quantize_int8(
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    import onnx
+
     int8_path = Path(int8_path)
     keep = [] if fp16_first_layers is None else precision_sensitive_matmuls(fp32_path, first_layers=fp16_first_layers)
+    graph = onnx.load(str(fp32_path), load_external_data=False).graph
+    # fused graphs (fuse_transformer_graph) hold contrib operators whose outputs ONNX shape
+    # inference cannot type; they are float32, as everything else between the int64 inputs and the outputs
+    fused = any(node.domain == "com.microsoft" for node in graph.node)
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT} if fused else {}
     quantize_dynamic(
-        str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=per_channel, nodes_to_exclude=keep
+        str(fp32_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        per_channel=per_channel,
+        nodes_to_exclude=keep,
+        extra_options=extra,
     )
     if keep:
         store_weights_fp16(int8_path, keep)
@@ -279,6 +340,8 @@ def export_onnx(
     opset: int = ONNX_OPSET,
     per_channel: bool = True,
     batch_size: int = 32,
+    fp16_first_layers: int | None = 2,
+    fuse: bool = False,
 ) -> ExportResult:
     """Write model.onnx (int8), tokenizer.json and config.json into ``out_dir``.
 
@@ -286,6 +349,9 @@ def export_onnx(
     ``fp32_path``: where to keep the fp32 graph (outside ``out_dir``); by default it is deleted.
     ``agreement_texts``: normalised texts on which the torch model and the int8 graph are
     compared (decisions per task and probability gaps), returned in the result.
+    ``fp16_first_layers``: see :func:`quantize_int8` (None: every MatMul int8).
+    ``fuse``: export eager attention and apply onnxruntime's transformer fusions
+    (:func:`fuse_transformer_graph`) before quantising; the fp32 graph kept is the fused one.
     Finish the directory with :func:`finalize_model_dir`.
     """
     out = Path(out_dir)
@@ -313,10 +379,24 @@ def export_onnx(
         fp32 = Path(fp32_path)
         if fp32.resolve().parent == out.resolve():
             raise ValueError("keep the fp32 graph outside the model directory")
+    fused_operators = None
     try:
-        export_fp32(model, fp32, opset=opset)
+        export_fp32(model, fp32, opset=opset, eager_attention=fuse)
+        if fuse:
+            encoder_config: Any = model.encoder.config
+            unfused = fp32.with_name(fp32.stem + ".unfused.onnx")
+            os.replace(fp32, unfused)
+            try:
+                fused_operators = fuse_transformer_graph(
+                    unfused,
+                    fp32,
+                    num_heads=int(encoder_config.num_attention_heads),
+                    hidden_size=int(encoder_config.hidden_size),
+                )
+            finally:
+                unfused.unlink(missing_ok=True)
         fp32_bytes = fp32.stat().st_size
-        quantize_int8(fp32, out / MODEL_NAME, per_channel=per_channel)
+        quantize_int8(fp32, out / MODEL_NAME, per_channel=per_channel, fp16_first_layers=fp16_first_layers)
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -335,6 +415,7 @@ def export_onnx(
         onnx_bytes=(out / MODEL_NAME).stat().st_size,
         fp32_bytes=fp32_bytes,
         agreement=agreement,
+        fused_operators=fused_operators,
     )
 
 

@@ -96,3 +96,16 @@ def test_format_forces_and_bad_names_are_one_line(tiny_model_dir: Path, tmp_path
     assert "unknown time zone 'Mars/Olympus'" in line
     line = one_error_line(run("label", write_telegram_html(tmp_path), "-o", output, "--model", tiny_model_dir), 2)
     assert "export as JSON (machine-readable)" in line
+
+
+def test_typed_outputs_take_json_values_and_counts(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    output = tmp_path / "out.parquet"
+    result = run("label", write_telegram_chat(tmp_path), "-o", output, "--model", tiny_model_dir, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(output)
+    assert str(table.schema.field("reactions").type) == "int64" and str(table.schema.field("item_id").type) == "string"
+    rows = table.to_pylist()
+    assert [r["reactions"] for r in rows] == [7, None, None]
+    assert json.loads(rows[1]["original.text"])[1] == {"type": "bold", "text": "ប្រជុំ"}  # a list, written as JSON text

@@ -125,11 +125,15 @@ class PlatformReader(TableReader):
     appearance), their kinds and the row count; :meth:`rows` reads them again.
     """
 
-    format = TableFormat.CSV  # what the rows look like to the writers: values by column
-    text_column = TEXT
+    text_column = TEXT  # the column label scores
 
     def __init__(self, path: Path, platform: PlatformFormat, zone: tzinfo) -> None:
         super().__init__(path)
+        # the table format its values look like: strings from CSV/TSV exports, JSON values otherwise
+        suffix = path.suffix.lower()
+        self.format = TableFormat.TSV if suffix in (".tsv", ".tab") else TableFormat.CSV
+        if suffix not in DELIMITED_SUFFIXES:
+            self.format = TableFormat.JSONL
         self.platform = platform
         self.zone = zone
         context = ReadContext(zone)

@@ -27,6 +27,8 @@ ADJUDICATION_FILES = sorted((DATA / "agreement").glob("adjudication*.jsonl"))
 ANNOTATED = DATA / "annotated.jsonl"
 SPLIT_FILES = {name: DATA / "splits" / f"{name}.jsonl" for name in SPLITS}
 ROUND1_IDS = DATA / "splits" / "round1_ids.json"
+ROUND3_IDS = DATA / "splits" / "round3_ids.json"
+KEEP_FILES = (ROUND1_IDS, ROUND3_IDS)
 # sha256 of each round-1 split's sorted ids, one a line (make_splits.ids_digest): the round-1 splits the
 # shipped model was trained and tested on. round1_ids.json must keep exactly these, so that old and new
 # models compare on the same round-1 test split.
@@ -34,6 +36,15 @@ ROUND1_DIGESTS = {
     "train": "e763c0885d93873fe65eb226c599ea46c8d5e674e53e08af30e1773bec925d7e",
     "dev": "93687876b86ac4acb224e36f0da40da94584139ccf7381a40b223ab8939602d4",
     "test": "835144c35e3b5ea66f3b41bea2e982f7f118b25abb7f031a664e35b7c567babf",
+}
+
+# The same for round3_ids.json: every text of rounds 1-3 in the split model v2 was trained and tested on.
+# Relabelling a text (an adjudication) must move no text between splits, or v2's test figures would be
+# measured on texts it was trained on.
+ROUND3_DIGESTS = {
+    "train": "27fa67bf1829f09f2270442693ed8e99923f418bf7984a7df7d5aa057ad61c6c",
+    "dev": "a812340873b6df51bd1be8eadc66060696746a0c1e972ea9b47aaa160fc8fc96",
+    "test": "70ac99b04b33cfa2147707066cc22c50cb4bb807460243708ffbcf14d4eb4c61",
 }
 
 
@@ -210,6 +221,18 @@ def test_round1_splits_are_unchanged() -> None:
     assert not new_in_test & (set(round1["train"]) | set(round1["dev"]))
 
 
+def test_round3_splits_are_unchanged() -> None:
+    _require(ROUND3_IDS)
+    round3 = json.loads(ROUND3_IDS.read_text(encoding="utf-8"))
+    assert {name: make_splits.ids_digest(round3[name]) for name in SPLITS} == ROUND3_DIGESTS, (
+        "splits/round3_ids.json no longer lists the splits model v2 was trained and tested on"
+    )
+    splits = {name: {r["id"] for r in records} for name, records in _split_records().items()}
+    for name in SPLITS:
+        moved = sorted(set(round3[name]) - splits[name])
+        assert not moved, f"{name} texts of rounds 1-3 no longer in {name}: {moved[:5]} (make_splits.py --keep {ROUND3_IDS.name})"
+
+
 def test_near_duplicates_stay_in_one_split() -> None:
     splits = _split_records()
     make_splits = load_tool("make_splits")
@@ -237,12 +260,15 @@ def test_split_manifest_matches_the_split_files() -> None:
     splits = _split_records()
     manifest = _manifest()
     assert manifest["split_records"] == {name: len(v) for name, v in splits.items()}
-    if "kept" in manifest:  # made with --keep: the kept ids are the round-1 ones
-        assert manifest["kept"]["ids_sha256"] == ROUND1_DIGESTS
+    if "kept" in manifest:  # made with --keep: the kept ids are those of round1_ids.json and round3_ids.json
+        kept = make_splits.read_all_kept_ids(KEEP_FILES)
+        assert manifest["kept"]["ids_sha256"] == {
+            name: make_splits.ids_digest([i for i, s in kept.items() if s == name]) for name in SPLITS
+        }
 
 
 def test_make_splits_reproduces_the_split_files() -> None:
-    """make_splits.py, run on annotated.jsonl with the manifest's settings and the round-1 ids kept,
+    """make_splits.py, run on annotated.jsonl with the manifest's settings and the kept ids of rounds 1 and 1-3,
     gives exactly the committed splits (so they can be remade for round 2 without moving round 1)."""
     manifest = _manifest()
     target = manifest.get("test_news_web", {})
@@ -251,7 +277,7 @@ def test_make_splits_reproduces_the_split_files() -> None:
         manifest["seed"],
         manifest["fractions"],
         manifest["near_duplicate"]["jaccard"],
-        kept=make_splits.read_kept_ids(ROUND1_IDS),
+        kept=make_splits.read_all_kept_ids(KEEP_FILES),
         test_news_web=target.get("target", make_splits.TEST_NEWS_WEB_TARGET),
         max_test_share=target.get("max_test_share", make_splits.MAX_TEST_SHARE),
     )

@@ -1,7 +1,8 @@
 """Split the merged annotations into train / dev / test.
 
     python training/annotation/make_splits.py --data training/data/annotated.jsonl \\
-        --out training/data/splits --seed 13 --keep training/data/splits/round1_ids.json
+        --out training/data/splits --seed 13 --keep training/data/splits/round1_ids.json \\
+        --keep training/data/splits/round3_ids.json
 
 - About 70 / 15 / 15 per cent of the records (``--fractions``).
 - Stratified by provenance and label signature (topic set, sentiment, call to action): each
@@ -14,10 +15,12 @@
   grams: ``CONTAINMENT``, ``MIN_CONTAINED_GRAMS``). Paragraphs of one news article (the same ``docId`` in
   ``source: news:<docId>:p<index>``, annolib.doc_id_of) fall in one group too. A group is never
   split across two splits.
-- ``--keep IDS``: records whose id the file lists stay in the split it gives (a JSON object
-  ``{"train": [ids], "dev": [ids], "test": [ids]}``, or a folder holding earlier
-  train/dev/test.jsonl). ``training/data/splits/round1_ids.json`` freezes round 1, so the
-  round-1 test split stays exactly as it was and old and new models compare on it. A new text
+- ``--keep IDS`` (repeatable): records whose id the file lists stay in the split it gives (a JSON
+  object ``{"train": [ids], "dev": [ids], "test": [ids]}``, or a folder holding earlier
+  train/dev/test.jsonl); an id kept in two different splits is an error.
+  ``training/data/splits/round1_ids.json`` freezes round 1, so the round-1 test split stays
+  exactly as it was and old and new models compare on it; ``round3_ids.json`` freezes every text
+  of rounds 1-3 where model v2 was trained and tested, so relabelling a text moves no text. A new text
   in a group with kept texts joins their split; one that links kept texts of two splits (a
   near-duplicate of both) is left out and listed in the manifest. Kept ids missing from the
   data are an error.
@@ -196,6 +199,16 @@ def read_kept_ids(path: str | Path) -> dict[str, str]:
         for rid in ids:
             if kept.setdefault(str(rid), name) != name:
                 raise SplitError(f"{path}: id {rid!r} is kept in two splits")
+    return kept
+
+
+def read_all_kept_ids(paths: Sequence[str | Path]) -> dict[str, str]:
+    """The kept splits of several ``--keep`` files together; an id kept in two splits is an error."""
+    kept: dict[str, str] = {}
+    for path in paths:
+        for rid, name in read_kept_ids(path).items():
+            if kept.setdefault(rid, name) != name:
+                raise SplitError(f"{path}: id {rid!r} is kept in {name}, another --keep file keeps it in {kept[rid]}")
     return kept
 
 
@@ -470,7 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--fractions", type=float, nargs=3, default=list(DEFAULT_FRACTIONS), metavar=("TRAIN", "DEV", "TEST"))
     parser.add_argument("--jaccard", type=float, default=NEAR_DUPLICATE_JACCARD, help="near-duplicate threshold")
-    parser.add_argument("--keep", type=Path, help="ids that keep their split: a JSON file {split: [ids]} or a splits folder")
+    parser.add_argument("--keep", type=Path, action="append",
+                        help="ids that keep their split: a JSON file {split: [ids]} or a splits folder (repeatable)")
     parser.add_argument("--test-news-web", type=int, default=TEST_NEWS_WEB_TARGET,
                         help="new news/web texts the test split should gain (default %(default)s)")
     parser.add_argument("--max-test-share", type=float, default=MAX_TEST_SHARE,
@@ -480,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         located = load_records([args.data])
-        kept = read_kept_ids(args.keep) if args.keep else None
+        kept = read_all_kept_ids(args.keep) if args.keep else None
         records = [r.record for r in located]
         splits, summary = make_splits(
             records, args.seed, args.fractions, args.jaccard,
@@ -503,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if kept is not None:
         manifest["kept"] = {
-            "from": str(args.keep),
+            "from": [str(path) for path in args.keep],
             "records": len(kept),
             "ids_sha256": {name: ids_digest([i for i, s in kept.items() if s == name]) for name in SPLITS},
         }

@@ -2,8 +2,9 @@
 
     python training/reevaluate_model.py --model models/khmer-civic-e5-small --splits training/data/splits
 
-For when the inference path changes but the weights do not (for example the switch to scoring
-each window alone, which makes a text's scores independent of its batch): the ``dev`` and
+For when the inference path or the gold labels change but the weights do not (for example the
+switch to scoring each window alone, which makes a text's scores independent of its batch, or
+adjudications that relabel dev/test texts after training): the ``dev`` and
 ``test`` evaluations in ``metrics.json`` are replaced by a fresh run of the exported model
 through ``CivicClassifier`` on ``<splits>/dev.jsonl`` and ``<splits>/test.jsonl``, then
 ``MODEL_CARD.md`` and ``manifest.json`` are rewritten from them. Everything else in
@@ -30,13 +31,15 @@ def main() -> None:
 
     metrics = json.loads((args.model / METRICS_NAME).read_text(encoding="utf-8"))
     config = load_config(args.model)
+    # per-group figures as the recipe reported them (its report_groups; older recipes: provenance)
+    group_field = ((metrics.get("training") or {}).get("config") or {}).get("report_groups") or "provenance"
     for split in ("dev", "test"):
         path = args.splits / f"{split}.jsonl"
         if not path.is_file():
             print(f"{split}: {path} not found, kept as recorded")
             continue
         before = (metrics.get(split) or {}).get("mean_macro_f1")
-        metrics[split] = evaluate_model_dir(args.model, [path], group_field="provenance")
+        metrics[split] = evaluate_model_dir(args.model, [path], group_field=group_field)
         print(f"{split}: mean macro-F1 {before} -> {metrics[split]['mean_macro_f1']} ({metrics[split]['n_texts']} texts)")
     metrics["evaluated_with"] = {"batching": config.batching}
     description = ((metrics.get("training") or {}).get("config") or {}).get("description")

@@ -145,7 +145,9 @@ def test_the_student_starts_from_the_teachers_first_layers(tiny_encoder_dir: Pat
     assert not any(".layer.1." in key for key in own)
     for key, value in own.items():
         assert torch.equal(value, weights[key]), key
-    other = ModelSchema(tuple(t if t.type == "binary" else dataclasses.replace(t, labels=t.labels[:2]) for t in schema.tasks))
+    other = ModelSchema(
+        tuple(t if t.type == "binary" else dataclasses.replace(t, labels=t.labels[:2], thresholds={}) for t in schema.tasks)
+    )
     with pytest.raises(ValueError, match="does not fit the student"):
         load_teacher_layers(MultiTaskClassifier(load_encoder(tiny_encoder_dir, 1), other), teacher[1])
 
@@ -274,3 +276,31 @@ def test_a_resumed_run_reuses_the_pool_and_the_teacher_scores_and_ends_like_an_u
     assert "resumed from" in log
     data, _ = distillation_data(config, files["train"], files["dev"], files["test"], tmp_path / "cut")
     assert len(data["train"]) == 36 + len(POOL_LINES) + 2
+
+
+def test_the_one_command_distils_a_curve_of_students(
+    teacher: tuple[Path, Path], pool_files: list[Path], splits: Path, tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "training" / "distill_model.py"
+    spec = importlib.util.spec_from_file_location("distill_model", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    recipe = _config(tiny_encoder_dir, teacher, [], teacher_model="nowhere", teacher_checkpoint=None)
+    recipe.to_json(tmp_path / "recipe.json")
+    common = ["--config", tmp_path / "recipe.json", "--teacher", teacher[0], "--teacher-run", teacher[1],
+              "--data-dir", splits, "--pool", *pool_files, "--max-steps", 2, "--speed-texts", 3]
+    code = module.main([str(a) for a in [*common, "--layers", 1, 2, "--out", tmp_path / "fast", "--run-dir", tmp_path / "runs"]])
+    assert code == 0
+    curve = (tmp_path / "runs" / "curve.md").read_text(encoding="utf-8")
+    assert curve.count("\n") == 4 and "| 1 |" in curve and "| 2 |" in curve  # header, rule, one row per k
+    for k in (1, 2):
+        assert CivicClassifier.load(tmp_path / f"fast-k{k}").predict("សាលារៀន please").ok
+        metrics = json.loads((tmp_path / f"fast-k{k}" / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["training"]["num_layers"] == k
+    # the second student reused the first one's pool and teacher scores
+    assert (tmp_path / "runs" / "k2" / "teacher" / "meta.json").read_text() == (tmp_path / "runs" / "k1" / "teacher" / "meta.json").read_text()
+    assert module.main([str(a) for a in [*common[:2], "--teacher", tmp_path / "missing", "--data-dir", splits,
+                                          "--out", tmp_path / "x", "--run-dir", tmp_path / "y"]]) == 2

@@ -128,9 +128,16 @@ def label_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) 
     rows = []
     for name, m in transformer["overall"]["tasks"].items():
         labels = m.get("labels", {})
-        if len(labels) <= 2:
+        if not labels:
             continue
-        for label in labels:
+        if len(labels) > 2:  # multi-label and multi-class tasks: their micro-F1 too
+            row = [f"{name} · micro-F1"]
+            for scope in scopes:
+                t = transformer[scope]["tasks"].get(name, {})
+                c = baseline[scope]["tasks"].get(name, {})
+                row.append(f"{common.fmt(t.get('micro_f1'), 3)} ({common.fmt(c.get('micro_f1'), 3)})" if t else "–")
+            rows.append(row)
+        for label in labels if len(labels) > 2 else [label for label in labels if label == "true"]:
             row = [f"{name} · {label}"]
             for scope in scopes:
                 t = transformer[scope]["tasks"].get(name, {}).get("labels", {}).get(label, {})
@@ -165,9 +172,9 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         if check.get("checked")
         else f"Not checked against metrics.json: {check.get('why')}."
     )
-    few = small_samples(results, scopes)
-    few_line = f"\n\nFewer than 30 gold examples (F1 unstable): {'; '.join(few)}." if few else ""
     label_scopes = [s for s in ("overall", "news_web", "authored", ROUND1_SCOPE) if s in results["transformer"]]
+    few = small_samples(results, label_scopes)
+    few_line = f"\n\nFewer than 30 gold examples (F1 unstable): {'; '.join(few)}." if few else ""
     return (
         f"{common.machine_line(report['machine'])}\n\n"
         f"Test split `{report['test_file']}`: transformer = `{report['model']}` "
@@ -177,7 +184,7 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         f"{check_line}\n\n"
         + common.markdown_table(["scope", "texts", "mean macro-F1", *[f"{n} macro-F1" for n in tasks]],
                                 scope_rows(results, scopes))
-        + "\n\nF1 per label, transformer (baseline):\n\n"
+        + "\n\nF1 per label (binary tasks: of `true`) and micro-F1, transformer (baseline):\n\n"
         + common.markdown_table(["label", *label_scopes], label_rows(results, label_scopes))
         + few_line
         + "\n"
@@ -283,11 +290,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--splits", type=Path, default=common.DEFAULT_SPLITS_DIR, help="dir with train/dev/test.jsonl")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N test texts (smoke runs)")
     parser.add_argument("--out", type=Path, help="JSON output (default benchmarks/results/accuracy.json)")
+    parser.add_argument("--render", type=Path, help="print the Markdown tables of an earlier results JSON and exit")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    args = parse_args(argv)
+    if args.render:
+        print(markdown_report(json.loads(args.render.read_text(encoding="utf-8"))))
+        return 0
+    return run(args)
 
 
 if __name__ == "__main__":

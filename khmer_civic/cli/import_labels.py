@@ -27,7 +27,7 @@ def import_labels(export_path: Path, output: Path, all_annotations: bool, model_
     """Turn Label Studio's JSON export (EXPORT) of a `select --label-studio` project into records.
 
     \b
-    Each record: id, text, one field per task of the model (topics, sentiment, call_to_action),
+    Each record: id, text, one field per task of the model (topics, sentiment, call_to_action, cta_type),
     cta_type ([] when call_to_action is false), source, provenance, annotator (the Label Studio
     user). Tasks that were skipped, never annotated or submitted empty give no record and are
     listed. The model (--model, default: the bundled one) says which tasks and labels to expect.

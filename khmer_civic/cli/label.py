@@ -51,7 +51,7 @@ def label(
     """Label every row of INPUT (CSV, TSV, JSONL, Parquet, XLSX) and write OUTPUT.
 
     OUTPUT has the rows of INPUT in the same order with all their columns, plus one column per
-    task of the model (topics, sentiment, call_to_action), label_status (ok, or why a row was
+    task of the model (topics, sentiment, call_to_action, cta_type), label_status (ok, or why a row was
     not labelled: empty, not_text, no_letters, unreadable_row, malformed_row,
     undecodable_text, unmapped_row) and one score column per label.
 

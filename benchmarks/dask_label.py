@@ -322,12 +322,13 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.workers:
             with running_cluster(root / f"cluster{n}", n) as cluster:
                 result = label_run(cluster, source, args.model, root / f"out{n}", args.rows)
-                print(f"{n} worker(s): {result['rows_per_s']:.1f} rows/s", file=sys.stderr)
+                print(f"{n} worker(s): {result}", file=sys.stderr)  # figures so far, in case a later step fails
                 report["runs"].append(result)
                 if n == max(args.workers):
                     report["overhead"] = overhead_run(
                         cluster, root / "overhead", args.overhead_rows, args.overhead_partitions, args.overhead_tasks
                     )
+                    print(f"overhead: {report['overhead']}", file=sys.stderr)
     one = next(r for r in report["runs"] if r["workers"] == min(args.workers))
     overhead = report["overhead"]
     report["estimate"] = estimate(

@@ -241,9 +241,9 @@ def test_a_worker_killed_mid_job_loses_no_row_and_labels_none_twice(
     folder = tmp_path / "many_parts"
     folder.mkdir()
     rows = comment_rows(240)
-    n_files = 24
+    n_files = 48  # many small partitions: the job outlasts the moment the victim is caught busy
     for i in range(n_files):
-        write_comments_csv(folder / f"c{i:02d}.csv", rows[10 * i : 10 * (i + 1)])
+        write_comments_csv(folder / f"c{i:02d}.csv", rows[5 * i : 5 * (i + 1)])
     output = tmp_path / "labelled"
     victim = sorted(loopback_cluster.worker_pids())[0]
     staging = kdask.partial_dir(output)

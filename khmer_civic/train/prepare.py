@@ -174,6 +174,8 @@ def prepare_training(request: TrainingRequest, notify: Notify = _silent) -> Trai
     plan = TrainingPlan(config, data, recipe, out_dir, run_dir, files)
     if not request.dev:
         _hold_out(plan, request, records, notify)
+    if recipe.is_default and not request.project_data:  # said once the data is known to be usable
+        notify("note: epochs, learning rates, early stopping and class weights follow the size of the data")
     return plan
 
 
@@ -189,7 +191,6 @@ def _config(
         settings["description"] = None
         if not request.project_data:
             settings.update(dict.fromkeys(AUTO_FIELDS, AUTO))
-            notify("note: epochs, learning rates, early stopping and class weights follow the size of the data")
     settings.update({k: v for k, v in request.overrides.items() if v is not None})
     if request.progress is not None:
         settings["progress"] = request.progress

@@ -74,7 +74,7 @@ def main() -> None:
             agreement = measure_agreement(probs[False], probs[True], schema)
             same = min(v["decision_agreement"] for v in agreement.tasks.values())
             for fuse in (False, True):
-                graph = onnx.load(str(Path(tmp) / f"fuse-{fuse}" / "model.onnx"))
+                graph = onnx.load(str(Path(tmp) / f"fuse-{fuse}" / "model.onnx")).graph
                 ops = collections.Counter(n.op_type for n in graph.node)
                 print(
                     f"| {k} | {'fused' if fuse else 'as shipped'} | {len(graph.node)} | "

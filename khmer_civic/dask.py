@@ -30,7 +30,6 @@ around it: CSV/TSV/Parquet in (a file, a glob or a folder), a folder of Parquet 
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os
 import shutil
 import threading
@@ -39,8 +38,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from khmer_civic import extras
 from khmer_civic.io.annotators import LabelColumns, LabelJob, Labeller, label_counts
-from khmer_civic.io.columns import FLAG, LABEL, LABELS, SCORE, STATUS, TEXT, check_no_clash, find_text_column
+from khmer_civic.io.columns import (
+    FLAG,
+    LABEL,
+    LABELS,
+    SCORE,
+    STATUS,
+    TEXT,
+    check_no_clash,
+    find_text_column,
+)
 from khmer_civic.io.errors import OutputError, TableError, UnreadableTableError
 from khmer_civic.io.formats import INPUT_SUFFIXES, TableFormat
 from khmer_civic.io.writers import AddedColumn, TableLayout, arrow_schema
@@ -69,15 +78,7 @@ class ModelMismatchError(RuntimeError):
 
 def missing_modules() -> list[str]:
     """The modules of the ``dask`` extra that are not installed."""
-    missing = []
-    for name in EXTRA_MODULES:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(name)
-    return missing
+    return extras.missing_modules(EXTRA_MODULES)
 
 
 # ------------------------------------------------------------------------------ on the workers

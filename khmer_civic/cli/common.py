@@ -84,16 +84,9 @@ def _missing_extra(modules: Iterable[str], command: str) -> UsageProblem:
 
 def require_train_extra(command: str, modules: Iterable[str] = TRAIN_EXTRA_MODULES) -> None:
     """Stop with exit status 2 and the install line when a module of the training extra is missing."""
-    import importlib.util
+    from khmer_civic.extras import missing_modules
 
-    missing = []
-    for name in modules:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(name)
+    missing = missing_modules(modules)
     if missing:
         raise _missing_extra(missing, command)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import click
 
-from khmer_civic.cli.common import UsageProblem, default_model_hint, handle_errors, notifier
+from khmer_civic.cli.common import (
+    UsageProblem,
+    default_model_hint,
+    handle_errors,
+    notifier,
+)
 from khmer_civic.cli.options import debug_option, model_option
+from khmer_civic.extras import missing_modules
 
 # Top-level modules of the report extra (pyproject.toml, [project.optional-dependencies] report)
 REPORT_EXTRA_MODULES = ("statsmodels",)
@@ -24,14 +29,7 @@ def _report_extra_line() -> str:
 
 def require_report_extra() -> None:
     """Stop with exit status 2 and the install line when the report extra is not installed."""
-    missing = []
-    for name in REPORT_EXTRA_MODULES:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(name)
+    missing = missing_modules(REPORT_EXTRA_MODULES)
     if missing:
         raise UsageProblem(
             f"khmer-civic report needs the report extra, which is not installed (missing: {', '.join(missing)}); "

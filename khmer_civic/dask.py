@@ -279,6 +279,16 @@ def input_format_of(files: Sequence[Path]) -> TableFormat:
     return fmt  # type: ignore[return-value]
 
 
+def cluster_csv_problem(source: str | os.PathLike[str], exc: BaseException) -> str:
+    """What to tell a user whose CSV the cluster's parser (pandas) cannot read."""
+    reason = " ".join(str(exc).split())[:200]
+    return (
+        f"{os.fspath(source)}: the CSV parser of a Dask cluster cannot read this file ({reason}); a stray "
+        "quote or a broken row stops a cluster run. Label it without --scheduler/--dask-local, which flags "
+        "such a row unreadable_row and reads every other row, or repair the file"
+    )
+
+
 def read_table(source: str | os.PathLike[str]) -> dd.DataFrame:
     """A Dask DataFrame of a CSV/TSV/Parquet file, glob or folder (the files must be of one format).
 
@@ -295,15 +305,18 @@ def read_table(source: str | os.PathLike[str]) -> dd.DataFrame:
     if fmt is TableFormat.PARQUET:
         folder = Path(source)  # a folder is read as a data set: hive partition columns (year=2024/) kept
         return dd.read_parquet(str(folder) if folder.is_dir() else names)
-    ddf = dd.read_csv(
-        names,
-        sep="\t" if fmt is TableFormat.TSV else ",",
-        blocksize=None,
-        dtype=str,
-        keep_default_na=False,
-        encoding="utf-8-sig",
-        encoding_errors="replace",
-    )
+    try:
+        ddf = dd.read_csv(
+            names,
+            sep="\t" if fmt is TableFormat.TSV else ",",
+            blocksize=None,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            encoding_errors="replace",
+        )
+    except ValueError as exc:  # pandas' ParserError is a ValueError; Dask wraps others in one
+        raise UnreadableTableError(cluster_csv_problem(source, exc)) from None
     total = sum(p.stat().st_size for p in files)
     wanted = max(ddf.npartitions, -(-total // CSV_PARTITION_BYTES))
     return ddf.repartition(npartitions=wanted) if wanted > ddf.npartitions else ddf

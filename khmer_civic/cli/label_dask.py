@@ -98,10 +98,12 @@ def label_on_cluster(
     """Label INPUT (a file, glob or folder) on a Dask cluster into the Parquet folder OUTPUT, then print
     the ``label`` summary."""
     import dask.dataframe as dd
+    import pandas as pd
 
     from khmer_civic.dask import (
         ModelMismatchError,
         check_output_dir,
+        cluster_csv_problem,
         finish_output,
         label_dataframe,
         parquet_types,
@@ -137,6 +139,8 @@ def label_on_cluster(
             finish_output(output)
         except ModelMismatchError as exc:
             raise UsageProblem(one_line(exc)) from None
+        except pd.errors.ParserError as exc:  # a CSV partition the workers' parser cannot read
+            raise UsageProblem(cluster_csv_problem(source, exc)) from None
         finally:
             shutil.rmtree(partial_dir(output), ignore_errors=True)
         names = [c.name for c in columns.added_columns]

@@ -130,3 +130,14 @@ def test_label_on_a_local_cluster_with_a_parquet_input(tmp_path: Path, tiny_mode
     table = pq.read_table(output)
     assert table.num_rows == 40 and table.schema.field("likes").type == "int64"  # input types kept
     assert set(table.column("label_status").to_pylist()) >= {"ok", "empty", "no_letters"}
+
+
+def test_a_csv_the_cluster_cannot_parse_exits_2_naming_the_single_machine_way(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text('id,text\n1,សាលារៀនល្អ\n2,"គ្រូមិនមក\n3,មណ្ឌលសុខភាព\n', encoding="utf-8")  # a stray quote
+    result = run("label", bad, "-o", tmp_path / "out", "--dask-local", 1, "--model", tiny_model_dir, "-q")
+    line = one_error_line(result, 2)
+    assert "cannot read this file" in line and "without --scheduler/--dask-local" in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -159,6 +159,8 @@ def normalize(text: str, *, digits: DigitMode = "keep", keep_newlines: bool = Fa
         out = _SYLLABLE.sub(_fix_syllable, out)
         out = _REPEAT_SIGN_RUN.sub("\u17d7", out)
         out = _ORPHAN_MARK_RUN.sub(r"\1", out)
+        if not unicodedata.is_normalized("NFC", out):  # a removed mark can leave a pair NFC composes
+            out = unicodedata.normalize("NFC", out)
     if keep_newlines:
         out = _WHITESPACE_KEEP_NL.sub(lambda m: "\n" if "\n" in m.group(0) else " ", out).strip()
     else:

@@ -55,9 +55,17 @@ def genre_of(record: Any) -> str:
     source = str(record.get("source") or "")
     if romanized_marked(record):
         return "romanized"
-    if record.get("provenance") == "authored" or source.startswith("authored"):
+    if _authored(record, source):
         kind = source.split(":", 1)[1] if ":" in source else ""
         return "authored_comment" if kind in AUTHORED_COMMENT_KINDS else "authored_post"
+    return _corpus_genre(source)
+
+
+def _authored(record: Any, source: str) -> bool:
+    return record.get("provenance") == "authored" or source.startswith("authored")
+
+
+def _corpus_genre(source: str) -> str:
     return SOURCE_GENRES.get(source.split(":", 1)[0], "other")
 
 
@@ -72,9 +80,9 @@ def part_of(record: Any) -> str:
     else (textbook and legal sentences, Wikipedia).
     """
     source = str(record.get("source") or "")
-    if record.get("provenance") == "authored" or source.startswith("authored"):
+    if _authored(record, source):
         return "authored"
-    return "news_web" if SOURCE_GENRES.get(source.split(":", 1)[0]) in NEWS_WEB_GENRES else "reference"
+    return "news_web" if _corpus_genre(source) in NEWS_WEB_GENRES else "reference"
 
 
 # Groupings computed from a record rather than read from one of its fields (``evaluate --group-by``):

@@ -192,20 +192,18 @@ def markdown_report(report: Mapping[str, Any]) -> str:
 
 
 def grouped_evaluation(
-    test: Sequence[Any], probs_of: Any, schema: Any, round1_ids: set[str],
+    test: Sequence[Any], probs: Mapping[str, Any], schema: Any, round1_ids: set[str],
 ) -> dict[str, Any]:
-    """Overall figures with the groups of every grouping in :data:`GROUPINGS` and the round-1 scope.
-
-    ``probs_of(rows)``: the probabilities of those test rows (an index array) per task."""
+    """Overall figures with the groups of every grouping in :data:`GROUPINGS` and the round-1 scope."""
     from khmer_civic.train.evaluate import evaluate_predictions
 
-    everything = np.arange(len(test))
-    result = evaluate_predictions(test, probs_of(everything), schema, groups=GROUPINGS[0])
+    result = evaluate_predictions(test, probs, schema, groups=GROUPINGS[0])
     for grouping in GROUPINGS[1:]:
-        result["groups"].update(evaluate_predictions(test, probs_of(everything), schema, groups=grouping)["groups"])
-    rows = np.array([i for i, ex in enumerate(test) if ex.id in round1_ids], dtype=int)
-    if len(rows):
-        result["groups"][ROUND1_SCOPE] = evaluate_predictions([test[i] for i in rows], probs_of(rows), schema)
+        result["groups"].update(evaluate_predictions(test, probs, schema, groups=grouping)["groups"])
+    rows = [i for i, ex in enumerate(test) if ex.id in round1_ids]
+    if rows:
+        subset = {name: np.asarray(p)[rows] for name, p in probs.items()}
+        result["groups"][ROUND1_SCOPE] = evaluate_predictions([test[i] for i in rows], subset, schema)
     return result
 
 
@@ -231,15 +229,13 @@ def run(args: argparse.Namespace) -> int:
     transformer_s = time.perf_counter() - started
     round1_ids = set(json.loads((splits / "round1_ids.json").read_text(encoding="utf-8"))["test"]) if (
         splits / "round1_ids.json").is_file() else set()
-    transformer = grouped_evaluation(test, lambda rows: {n: np.asarray(p)[rows] for n, p in probs.items()},
-                                     schema, round1_ids)
+    transformer = grouped_evaluation(test, probs, schema, round1_ids)
 
     started = time.perf_counter()
     baseline_model = TfidfBaseline(data.schema, seed=recipe_seed(model_dir)).fit(data["train"], data["dev"])
     fit_s = time.perf_counter() - started
     baseline_probs = baseline_model.predict_proba([ex.text for ex in test])
-    baseline = grouped_evaluation(test, lambda rows: {n: np.asarray(p)[rows] for n, p in baseline_probs.items()},
-                                  baseline_model.schema, round1_ids)
+    baseline = grouped_evaluation(test, baseline_probs, baseline_model.schema, round1_ids)
 
     results = {"transformer": compact(transformer), "baseline": compact(baseline)}
     differences = {

@@ -122,7 +122,9 @@ class PlatformReader(TableReader):
     """A platform export as a table: the contract columns, then the export's own fields.
 
     Opening reads the rows once to learn the columns (their union, in order of first
-    appearance), their kinds and the row count; :meth:`rows` reads them again.
+    appearance), their kinds and the row count. :meth:`rows` reads a CSV/TSV or JSON Lines
+    export again (streamed); a JSON export, which is parsed whole anyway, keeps the rows of
+    that first read instead of parsing the file a second time.
     """
 
     text_column = TEXT  # the column label scores
@@ -139,8 +141,11 @@ class PlatformReader(TableReader):
         context = ReadContext(zone)
         kinds: dict[str, set[str]] = {name: set() for name in CONTRACT_COLUMNS}
         count = 0
+        self._kept: list[SourceRow] | None = [] if suffix in JSON_SUFFIXES else None
         for row in platform.read(path, context):
             count += 1
+            if self._kept is not None:
+                self._kept.append(row)
             for key, value in row.values.items():
                 found = kinds.setdefault(key, set())
                 kind = _json_kind(value)
@@ -164,6 +169,9 @@ class PlatformReader(TableReader):
         return dict(self._kinds)
 
     def rows(self, start: int = 0) -> Iterator[SourceRow]:
+        if self._kept is not None:
+            yield from self._kept[start:]
+            return
         for index, row in enumerate(self.platform.read(self.path, ReadContext(self.zone))):
             if index >= start:
                 yield row

@@ -423,6 +423,21 @@ def xlsx_cell(value: Any) -> Any:
     return _xlsx_value(value)[0]
 
 
+def xlsx_text_cell(sheet: Any, value: Any) -> Any:
+    """``value`` ready for ``sheet.append`` (a write-only sheet): a string openpyxl would store as a
+    formula or an error value (``=1+1``, ``#N/A``) becomes a cell forced to text; others are unchanged."""
+    if not (isinstance(value, str) and value[:1] in ("=", "#")):
+        return value  # the common case decided without openpyxl
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES
+
+    if value.startswith("=") or value in ERROR_CODES:
+        cell = WriteOnlyCell(sheet, value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
 class XlsxWriter(PartWriter):
     """XLSX through openpyxl's write-only workbook; one sheet named ``data``; strings are text cells."""
 
@@ -461,20 +476,14 @@ class XlsxWriter(PartWriter):
 
     def _sheet_row(self, sheet: Any, cells: list[Any], row_number: int) -> list[Any]:
         """Cells ready for ``sheet.append``: cut cells counted, strings openpyxl would not store as text forced."""
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import ERROR_CODES
-
         out = list(cells)
         for i, value in enumerate(cells):
             if isinstance(value, _CutCell):
                 self._cut_cells += 1
                 if not self._cut_rows or self._cut_rows[-1] != row_number:
                     self._cut_rows.append(row_number)
-                value = out[i] = value.text
-            if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
-                cell = WriteOnlyCell(sheet, value)  # openpyxl makes a formula or an error value of these
-                cell.data_type = "s"
-                out[i] = cell
+                value = value.text
+            out[i] = xlsx_text_cell(sheet, value)
         return out
 
     def assemble(self, parts: Sequence[Path], target: Path) -> None:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from khmer_civic.io.writers import xlsx_cell
+from khmer_civic.io.writers import xlsx_cell, xlsx_text_cell
 from khmer_civic.report.i18n import header
 from khmer_civic.report.tables import Report, Table
 
@@ -20,16 +20,14 @@ SHEET_NAME_LIMIT = 31  # Excel's limit on a sheet name
 
 
 def _cell(sheet: Any, value: Any, column: str) -> Any:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ERROR_CODES
-
     value = xlsx_cell(value)
-    cell = WriteOnlyCell(sheet, value)
-    if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
-        cell.data_type = "s"  # openpyxl would store these as a formula or an error value
-    elif isinstance(value, float) and column.endswith(("_share", "_rate")):
+    if isinstance(value, float) and column.endswith(("_share", "_rate")):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value)
         cell.number_format = "0.0%"
-    return cell
+        return cell
+    return xlsx_text_cell(sheet, value)  # '=...' and '#N/A' stay text, as in label's XLSX output
 
 
 def _sheet_title(table: Table, used: set[str]) -> str:

@@ -84,6 +84,14 @@ class Sample:
         return sum(1 for key in keys if re.search(r'"' + re.escape(key) + r'"\s*:', self.text))
 
 
+def column_score(sample: Sample, required: Iterable[str], usual: Iterable[str]) -> int:
+    """0 when the sample's header lacks one of ``required`` (normalised names); else 2 plus how
+    many of ``usual`` it holds."""
+    if not all(name in sample.columns for name in required):
+        return 0
+    return 2 + sum(name in sample.columns for name in usual)
+
+
 @dataclass
 class ReadContext:
     """What a platform read needs besides the path: the zone of naive times, and what it skipped."""

@@ -37,6 +37,7 @@ from khmer_civic.io.platforms.base import (
     PlatformFormat,
     ReadContext,
     Sample,
+    column_score,
     delimited_rows,
     item_row,
     json_lines,
@@ -75,10 +76,8 @@ MBS_USUAL = ("permalink", "page id", "page name", "post type", "title", "descrip
 
 
 def detect_meta_business_suite(sample: Sample) -> int:
-    if not all(name in sample.columns for name in MBS_REQUIRED):
-        return 0
-    usual = sum(name in sample.columns for name in MBS_USUAL)
-    return 2 + usual if usual else 0
+    score = column_score(sample, MBS_REQUIRED, MBS_USUAL)
+    return score if score > 2 else 0  # a match needs one of the usual columns besides the required ones
 
 
 def read_meta_business_suite(path: Path, context: ReadContext) -> Iterator[SourceRow]:
@@ -115,10 +114,8 @@ CT_REACTIONS = ("Likes", "Love", "Wow", "Haha", "Sad", "Angry", "Care", "Thankfu
 
 
 def detect_crowdtangle(sample: Sample) -> int:
-    if not all(name in sample.columns for name in CT_REQUIRED):
-        return 0
-    usual = sum(name in sample.columns for name in CT_USUAL)
-    return 2 + usual if usual else 0
+    score = column_score(sample, CT_REQUIRED, CT_USUAL)
+    return score if score > 2 else 0  # a match needs one of the usual columns besides the required ones
 
 
 def last_url_segment(url: Any) -> str | None:
@@ -373,9 +370,7 @@ FACEPAGER_REQUIRED = ("level", "object id", "object type", "query status")
 
 
 def detect_facepager(sample: Sample) -> int:
-    if not all(name in sample.columns for name in FACEPAGER_REQUIRED):
-        return 0
-    return 2 + sum(name in sample.columns for name in ("query type", "query time", "parent id", "object key"))
+    return column_score(sample, FACEPAGER_REQUIRED, ("query type", "query time", "parent id", "object key"))
 
 
 def read_facepager(path: Path, context: ReadContext) -> Iterator[SourceRow]:

@@ -17,6 +17,16 @@ ROAD = "សូមជួយជួសជុលផ្លូវទៅសាលាឃ
 THANKS = "អរគុណលោកគ្រូ"
 SHORT = "ល្អ"
 
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]], *, encoding: str, delimiter: str = ",") -> Path:
+    """A CSV export: ``header`` then ``rows``, in ``encoding`` (``utf-8-sig`` writes a byte-order mark)."""
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
 # ------------------------------------------------------------------------------ Meta Business Suite
 
 MBS_HEADER = [
@@ -36,24 +46,14 @@ MBS_ROWS = [
 
 def write_meta_business_suite(folder: Path, name: str = "posts.csv") -> Path:
     """An MBS post export: UTF-8 with a byte-order mark, quoted, the rows of :data:`MBS_ROWS`."""
-    path = folder / name
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(MBS_HEADER)
-        writer.writerows(MBS_ROWS)
-    return path
+    return write_rows(folder / name, MBS_HEADER, MBS_ROWS, encoding="utf-8-sig")
 
 
 def write_meta_business_suite_renamed(folder: Path) -> Path:
     """An older MBS export: ``Post_ID`` and ``Publish Time`` spelled differently, no Description or Shares column."""
-    path = folder / "older.csv"
     header = ["Post_ID", "Page name", "Title", "Publish Time", "Permalink", "Post type", "Reactions", "Comments"]
     rows = [["555", "ឃុំ", ROAD, "12/31/2026 23:59", "https://fb.com/p/555", "Text", "N/A", "4"]]
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+    return write_rows(folder / "older.csv", header, rows, encoding="utf-8-sig")
 
 
 # ------------------------------------------------------------------------------ CrowdTangle
@@ -75,12 +75,7 @@ CT_ROWS = [
 
 def write_crowdtangle(folder: Path) -> Path:
     """A CrowdTangle historical export with ``;`` as the delimiter, thousands separators and N/A."""
-    path = folder / "crowdtangle.csv"
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(CT_HEADER)
-        writer.writerows(CT_ROWS)
-    return path
+    return write_rows(folder / "crowdtangle.csv", CT_HEADER, CT_ROWS, encoding="utf-8", delimiter=";")
 
 
 # ------------------------------------------------------------------------------ Download Your Information
@@ -205,12 +200,7 @@ FACEPAGER_ROWS = [
 
 def write_facepager(folder: Path) -> Path:
     """A Facepager export: ``;`` delimiter, a seed post, a comment and a reply."""
-    path = folder / "facepager.csv"
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(FACEPAGER_HEADER)
-        writer.writerows(FACEPAGER_ROWS)
-    return path
+    return write_rows(folder / "facepager.csv", FACEPAGER_HEADER, FACEPAGER_ROWS, encoding="utf-8-sig", delimiter=";")
 
 
 # ------------------------------------------------------------------------------ facebook-scraper

@@ -115,18 +115,18 @@ class TrainConfig:
         numbers = ("eval_every", "checkpoint_every", "max_steps", "num_layers", "threads", "early_stopping_patience")
         for key in numbers:
             value = getattr(self, key)
-            if value is not None and value != AUTO and not isinstance(value, str) and value < 1:
+            if value is not None and not isinstance(value, str) and value < 1:
                 errors.append(f"{key} must be positive or null")
         for key in ("learning_rate", "epochs"):
             value = getattr(self, key)
             if value is None:
                 errors.append(f"{key} must be a number or \"auto\"")
-        if self.head_learning_rate not in (None, AUTO) and not isinstance(self.head_learning_rate, str):
-            if self.head_learning_rate <= 0:
-                errors.append("head_learning_rate must be positive, null or \"auto\"")
+        head_lr = self.head_learning_rate
+        if head_lr is not None and not isinstance(head_lr, str) and head_lr <= 0:
+            errors.append("head_learning_rate must be positive, null or \"auto\"")
         if isinstance(self.learning_rate, int | float) and self.learning_rate <= 0:
             errors.append("learning_rate must be positive")
-        if self.min_epochs not in (None, AUTO) and not isinstance(self.min_epochs, str) and self.min_epochs < 0:
+        if self.min_epochs is not None and not isinstance(self.min_epochs, str) and self.min_epochs < 0:
             errors.append("min_epochs must be 0 or more, null or \"auto\"")
         if self.frozen_head not in (True, False, AUTO):
             errors.append(f"frozen_head {self.frozen_head!r} must be true, false or \"auto\"")

@@ -141,6 +141,11 @@ def bytes_text(value: bytes) -> str:
         return "base64:" + base64.b64encode(value).decode("ascii")
 
 
+LABEL_SEPARATOR = ";"  # between the labels of a multi-label cell in CSV/TSV/XLSX
+_TRUE_TEXTS = frozenset({"true", "1", "yes"})
+_FALSE_TEXTS = frozenset({"false", "0", "no"})
+
+
 def guard_formula(text: str) -> str:
     """``text`` with a ``'`` in front when a spreadsheet would run it as a formula (see the module docstring)."""
     if text.startswith(FORMULA_STARTS) and not _SIGNED_NUMBER.match(text):
@@ -170,14 +175,29 @@ def cell_text(value: Any) -> str:
 
 
 def added_text(value: Any, kind: str) -> str:
-    """An added value as the text of a CSV/XLSX cell."""
+    """An added value as the text of a CSV/XLSX cell (read back by :func:`labels_from_text`, :func:`bool_from_text`)."""
     if value is None:
         return ""
     if kind == LABELS:
-        return ";".join(value)
+        return LABEL_SEPARATOR.join(value)
     if kind == SCORE:
         return f"{value:.{SCORE_DECIMALS}f}"
     return cell_text(value)
+
+
+def labels_from_text(text: str) -> list[str]:
+    """The labels of a multi-label cell written as text (``a;b``; blank parts skipped): the reverse of :func:`added_text`."""
+    return [part.strip() for part in text.split(LABEL_SEPARATOR) if part.strip()]
+
+
+def bool_from_text(text: str) -> bool | None:
+    """A binary cell written as text (``true``/``false``; also ``1``/``0``, ``yes``/``no``, any case); else ``None``."""
+    folded = text.strip().casefold()
+    if folded in _TRUE_TEXTS:
+        return True
+    if folded in _FALSE_TEXTS:
+        return False
+    return None
 
 
 def _json_value(value: Any) -> Any:
@@ -463,7 +483,7 @@ class XlsxWriter(PartWriter):
                 for column in added:
                     value = row.get(column.name)
                     if column.kind == LABELS and value is not None:
-                        value = ";".join(value)
+                        value = LABEL_SEPARATOR.join(value)
                     elif column.kind == SCORE and value is not None:
                         value = round(value, SCORE_DECIMALS)
                     cells.append(self._part_cell(value))

@@ -27,6 +27,7 @@ from khmer_civic.io.columns import guess_text_column
 from khmer_civic.io.errors import MissingColumnError
 from khmer_civic.io.platforms import PLAIN_TABLE
 from khmer_civic.io.readers import open_table
+from khmer_civic.io.writers import bool_from_text, labels_from_text
 from khmer_civic.schema import LabelStatus, ModelSchema, TaskSpec
 
 # The label specification's task names, which the report's sections are about.
@@ -43,8 +44,6 @@ TIME_COLUMNS: tuple[str, ...] = ("created_at", "created_time")
 PAGE_COLUMNS: tuple[str, ...] = ("page", "page_name", "author")
 POST = "post"
 MISSING = "(missing)"
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
 
 
 @dataclass
@@ -211,7 +210,7 @@ def as_labels(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [part.strip() for part in value.split(";") if part.strip()]
+        return labels_from_text(value)
     if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
         return [str(part) for part in value if part is not None and str(part).strip()]
     return []
@@ -221,12 +220,7 @@ def as_bool(value: Any) -> bool | None:
     """A binary cell: a bool, or ``true``/``false`` text; ``None`` when it is neither."""
     if isinstance(value, bool):
         return value
-    text = (_text(value) or "").casefold()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return None
+    return bool_from_text(_text(value) or "")
 
 
 def as_float(value: Any) -> float | None:

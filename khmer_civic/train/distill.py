@@ -58,6 +58,7 @@ import torch
 from torch.nn import functional as F
 
 from khmer_civic.model.config import MODEL_NAME, TOKENIZER_NAME, ModelConfig, load_config, read_json
+from khmer_civic.model.manifest import file_sha256
 from khmer_civic.model.runtime import WindowedRunner, calibrated_probabilities, create_session, decisions, holds
 from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import ModelSchema
@@ -195,14 +196,6 @@ def teacher_runner(config: DistillConfig) -> WindowedRunner:
     session = create_session(graph, intra_op_threads=1 if per_window else threads)
     tokenizer = TextTokenizer.from_file(model_dir / TOKENIZER_NAME)
     return WindowedRunner(session, tokenizer, teacher_config, parallel=threads if per_window else 1)
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cached_teacher_logits(
@@ -357,7 +350,7 @@ class DistillTrainer(Trainer):
             runner,
             windows,
             self.run_dir / TEACHER_CACHE,
-            graph_digest=_file_digest(graph),
+            graph_digest=file_sha256(graph),
             chunk_size=cfg.teacher_chunk_size,
             batch_size=cfg.eval_batch_size,
             notify=self.notify,

@@ -17,7 +17,7 @@ from typing import Any
 
 from khmer_civic.io.columns import INT, STRING
 from khmer_civic.io.errors import UnreadableTableError
-from khmer_civic.io.formats import TableFormat
+from khmer_civic.io.formats import INPUT_SUFFIXES, TableFormat
 from khmer_civic.io.platforms.contract import CONTRACT_COLUMNS, COUNT_COLUMNS, TEXT, Item
 from khmer_civic.io.readers import (
     DelimitedReader,
@@ -30,10 +30,15 @@ from khmer_civic.io.readers import (
 )
 from khmer_civic.text.unreadable import REPLACEMENT, replace_unreadable_in
 
-DELIMITED_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".tab"})
-JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+DELIMITED_SUFFIXES = frozenset(suffix for suffix, fmt in INPUT_SUFFIXES.items() if fmt.is_delimited)
+JSON_LINES_SUFFIXES = frozenset(suffix for suffix, fmt in INPUT_SUFFIXES.items() if fmt is TableFormat.JSONL)
 JSON_SUFFIXES = frozenset({".json"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
+
+
+def delimited_format(suffix: str) -> TableFormat:
+    """How a CSV/TSV export with ``suffix`` is read: TSV for the tab-separated suffixes, else CSV."""
+    return TableFormat.TSV if INPUT_SUFFIXES.get(suffix) is TableFormat.TSV else TableFormat.CSV
 
 
 def normalise_name(name: str) -> str:
@@ -57,7 +62,7 @@ class Sample:
         """The header's column names (normalised) of a CSV/TSV file; empty for other files."""
         if self.suffix not in DELIMITED_SUFFIXES or not self.text.strip():
             return frozenset()
-        preferred = "\t" if self.suffix in (".tsv", ".tab") else ","
+        preferred = "\t" if delimited_format(self.suffix) is TableFormat.TSV else ","
         delimiter = sniff_delimiter(self.text, preferred)
         try:
             header = next(csv.reader(io.StringIO(self.text, newline=""), delimiter=delimiter), [])
@@ -141,9 +146,7 @@ class PlatformReader(TableReader):
         super().__init__(path)
         # the table format its values look like: strings from CSV/TSV exports, JSON values otherwise
         suffix = path.suffix.lower()
-        self.format = TableFormat.TSV if suffix in (".tsv", ".tab") else TableFormat.CSV
-        if suffix not in DELIMITED_SUFFIXES:
-            self.format = TableFormat.JSONL
+        self.format = delimited_format(suffix) if suffix in DELIMITED_SUFFIXES else TableFormat.JSONL
         self.platform = platform
         self.zone = zone
         context = ReadContext(zone)
@@ -218,8 +221,7 @@ class HeaderNames:
 
 def delimited_rows(path: Path) -> tuple[HeaderNames, Iterator[SourceRow]]:
     """The header and rows of a CSV/TSV export, read by the plain table reader (malformed rows flagged)."""
-    fmt = TableFormat.TSV if path.suffix.lower() in (".tsv", ".tab") else TableFormat.CSV
-    reader = DelimitedReader(path, fmt)
+    reader = DelimitedReader(path, delimited_format(path.suffix.lower()))
     return HeaderNames(reader.columns), reader.rows()
 
 

@@ -8,10 +8,11 @@ control characters are dropped and over-long cells cut with a mark. Shares stay 
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
+from khmer_civic.io.checkpoint import write_atomically
 from khmer_civic.io.writers import xlsx_cell, xlsx_text_cell
 from khmer_civic.report.i18n import header
 from khmer_civic.report.tables import Report, Table
@@ -55,10 +56,7 @@ def write_xlsx(report: Report, path: str | Path, lang: str = "en") -> list[str]:
         sheet.append([_cell(sheet, header(c, lang), "") for c in table.columns])
         for row in table.rows:
             sheet.append([_cell(sheet, value, column) for column, value in zip(table.columns, row)])
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        book.save(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    buffer = io.BytesIO()  # a few small tables: built in memory, written as the page is
+    book.save(buffer)
+    write_atomically(path, buffer.getvalue())
     return titles

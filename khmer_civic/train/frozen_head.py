@@ -135,5 +135,4 @@ def fit_frozen_heads(
         if best is None or score > best.dev_score + 1e-9:
             best = FrozenHeads(heads, c, score, scores)
     assert best is not None
-    best.scores = scores
     return best

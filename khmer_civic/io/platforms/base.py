@@ -88,6 +88,15 @@ class Sample:
         """How many of ``keys`` appear as JSON object keys in the sample text (``"key":``)."""
         return sum(1 for key in keys if re.search(r'"' + re.escape(key) + r'"\s*:', self.text))
 
+    def item_keys(self, *keys: str) -> int:
+        """How many of ``keys`` an export of items holds: the first object's keys of a JSON Lines
+        file, :meth:`has_keys` of a JSON file, 0 for any other file."""
+        if self.suffix in JSON_LINES_SUFFIXES:
+            return sum(key in self.first_object for key in keys)
+        if self.suffix in JSON_SUFFIXES:
+            return self.has_keys(*keys)
+        return 0
+
 
 def column_score(sample: Sample, required: Iterable[str], usual: Iterable[str]) -> int:
     """0 when the sample's header lacks one of ``required`` (normalised names); else 2 plus how

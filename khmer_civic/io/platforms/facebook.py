@@ -257,9 +257,7 @@ def _dyi_fields(entry: Mapping[str, Any], kind: str) -> tuple[Any, Any, Any]:
 
 
 def detect_graph_api(sample: Sample) -> int:
-    if sample.suffix not in JSON_SUFFIXES or not sample.has_keys("data", "id"):
-        return 0
-    if sample.has_keys("data", "id") < 2:
+    if sample.suffix not in JSON_SUFFIXES or sample.has_keys("data", "id") < 2:
         return 0
     score = sample.has_keys("created_time", "paging", "message", "permalink_url", "like_count", "comment_count")
     return 1 + score if score else 0
@@ -414,17 +412,9 @@ SCRAPER_KEYS = ("post_text", "shared_text", "comments_full", "reaction_count", "
 
 
 def detect_facebook_scraper(sample: Sample) -> int:
-    if sample.suffix in JSON_LINES_SUFFIXES:
-        keys = sample.first_object
-        if "post_id" not in keys:
-            return 0
-        score = sum(key in keys for key in SCRAPER_KEYS)
-    elif sample.suffix in JSON_SUFFIXES:
-        if not sample.has_keys("post_id"):
-            return 0
-        score = sample.has_keys(*SCRAPER_KEYS)
-    else:
+    if not sample.item_keys("post_id"):
         return 0
+    score = sample.item_keys(*SCRAPER_KEYS)
     return 1 + score if score else 0
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from khmer_civic.io.platforms.base import (
     JSON_LINES_SUFFIXES,
-    JSON_SUFFIXES,
     PlatformFormat,
     ReadContext,
     Sample,
@@ -32,17 +31,9 @@ USUAL_KEYS = ("votes", "time_parsed", "heart", "reply", "replies", "channel", "p
 
 
 def detect_youtube(sample: Sample) -> int:
-    if sample.suffix in JSON_LINES_SUFFIXES:
-        keys = sample.first_object
-        if "cid" not in keys or "text" not in keys:
-            return 0
-        score = sum(key in keys for key in USUAL_KEYS)
-    elif sample.suffix in JSON_SUFFIXES:
-        if sample.has_keys("cid", "text") < 2:
-            return 0
-        score = sample.has_keys(*USUAL_KEYS)
-    else:
+    if sample.item_keys("cid", "text") < 2:
         return 0
+    score = sample.item_keys(*USUAL_KEYS)
     return 2 + score if score else 0
 
 

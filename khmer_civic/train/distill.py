@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from khmer_civic.model.classifier import usable_cores
 from khmer_civic.model.config import MODEL_NAME, TOKENIZER_NAME, ModelConfig, load_config, read_json
 from khmer_civic.model.manifest import file_sha256
 from khmer_civic.model.runtime import WindowedRunner, calibrated_probabilities, create_session, decisions, holds
@@ -191,7 +192,7 @@ def teacher_runner(config: DistillConfig) -> WindowedRunner:
     graph = Path(config.teacher_graph) if config.teacher_graph else model_dir / MODEL_NAME
     if config.teacher_graph:
         teacher_config = dataclasses.replace(teacher_config, batching="padded")
-    threads = config.teacher_threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    threads = config.teacher_threads or usable_cores()
     per_window = teacher_config.batching == "per_window"
     session = create_session(graph, intra_op_threads=1 if per_window else threads)
     tokenizer = TextTokenizer.from_file(model_dir / TOKENIZER_NAME)

@@ -73,12 +73,20 @@ def _train_extra_line() -> str:
     return 'pip install torch==2.13.0 "khmer-civic[train]"'
 
 
+def missing_extra_problem(
+    command: str, extra: str, modules: Iterable[str], install_line: str, how: str = "install it with"
+) -> UsageProblem:
+    """The one-line error for ``khmer-civic COMMAND`` run without (part of) an optional extra."""
+    return UsageProblem(
+        f"khmer-civic {command} needs the {extra} extra, which is not installed (missing: {', '.join(modules)}); "
+        f"{how}: {install_line}"
+    )
+
+
 def _missing_extra(modules: Iterable[str], command: str) -> UsageProblem:
     """The one-line error for a command run without (part of) the training extra."""
-    names = ", ".join(modules)
-    return UsageProblem(
-        f"khmer-civic {command} needs the training extra, which is not installed (missing: {names}); "
-        f"install it with (torch==2.13.0 is the CPU build): {_train_extra_line()}"
+    return missing_extra_problem(
+        command, "training", modules, _train_extra_line(), how="install it with (torch==2.13.0 is the CPU build)"
     )
 
 

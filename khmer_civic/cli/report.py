@@ -10,6 +10,7 @@ from khmer_civic.cli.common import (
     UsageProblem,
     default_model_hint,
     handle_errors,
+    missing_extra_problem,
     notifier,
 )
 from khmer_civic.cli.options import debug_option, model_option
@@ -31,10 +32,7 @@ def require_report_extra() -> None:
     """Stop with exit status 2 and the install line when the report extra is not installed."""
     missing = missing_modules(REPORT_EXTRA_MODULES)
     if missing:
-        raise UsageProblem(
-            f"khmer-civic report needs the report extra, which is not installed (missing: {', '.join(missing)}); "
-            f"install it with: {_report_extra_line()}"
-        )
+        raise missing_extra_problem("report", "report", missing, _report_extra_line())
 
 
 def _check_output(path: Path, suffixes: tuple[str, ...], option: str) -> None:

@@ -197,7 +197,19 @@ def label_dataframe(
     and :class:`~khmer_civic.schema.ModelConfigError` for an unusable model directory.
     """
     job = LabelJob(model_path=_model_path(model), batch_size=batch_size, intra_op_threads=threads)
-    described: LabelColumns = job.describe()
+    return label_with(ddf, job, job.describe(), text_column, mask_pii=mask_pii)
+
+
+def label_with(
+    ddf: dd.DataFrame,
+    job: LabelJob,
+    described: LabelColumns,
+    text_column: str | None = "text",
+    *,
+    mask_pii: bool = False,
+) -> dd.DataFrame:
+    """:func:`label_dataframe` with the job and its :meth:`~khmer_civic.io.annotators.LabelJob.describe`
+    already made (a caller that needs the columns too checks and hashes the model once)."""
     added = described.added_columns
     columns = [str(c) for c in ddf.columns]
     choice = find_text_column(columns, text_column, source="the DataFrame")

@@ -105,7 +105,7 @@ def label_on_cluster(
         check_output_dir,
         cluster_csv_problem,
         finish_output,
-        label_dataframe,
+        label_with,
         parquet_types,
         partial_dir,
         partition_counts,
@@ -123,10 +123,12 @@ def label_on_cluster(
     source = str(table.input_path)
     ddf = read_table(source)
     choice = find_text_column([str(c) for c in ddf.columns], table.text_column, source=source)
-    job = LabelJob(model_path=str(model_path.resolve()) if model_path else None, batch_size=batch_size)
+    job = LabelJob(
+        model_path=str(model_path.resolve()) if model_path else None, batch_size=batch_size, intra_op_threads=threads
+    )
     with default_model_hint(model_path):
         columns = job.describe()
-        labelled = label_dataframe(ddf, choice.name, model_path, batch_size, threads=threads, mask_pii=mask_pii)
+        labelled = label_with(ddf, job, columns, choice.name, mask_pii=mask_pii)
     notify = notifier(table.quiet)
     if choice.auto:
         notify(f"text column: {choice.name!r} (found by name; use --text-column to pick another)")

@@ -49,7 +49,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +58,30 @@ import torch
 from torch.nn import functional as F
 
 from khmer_civic.model.classifier import usable_cores
-from khmer_civic.model.config import MODEL_NAME, TOKENIZER_NAME, ModelConfig, load_config, read_json
+from khmer_civic.model.config import (
+    MODEL_NAME,
+    TOKENIZER_NAME,
+    load_config,
+    read_json,
+)
 from khmer_civic.model.manifest import file_sha256
-from khmer_civic.model.runtime import WindowedRunner, calibrated_probabilities, create_session, decisions, holds
+from khmer_civic.model.runtime import (
+    WindowedRunner,
+    calibrated_probabilities,
+    create_session,
+    decisions,
+    holds,
+)
 from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import ModelSchema
 from khmer_civic.train.config import RESUME_FIELDS, TrainConfig
 from khmer_civic.train.data import AnnotatedData, Example, TaskConfig, load_annotations
-from khmer_civic.train.distill_pool import PoolReport, PoolText, build_pool, read_pool, write_pool
+from khmer_civic.train.distill_pool import (
+    PoolText,
+    build_pool,
+    read_pool,
+    write_pool,
+)
 from khmer_civic.train.evaluate import summarize
 from khmer_civic.train.modeling import MultiTaskClassifier
 from khmer_civic.train.trainer import Trainer, TrainResult

@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from khmer_civic.train.recipe import measure_speed
 
     rows = []
+    dev_texts = _texts(dev)[: args.speed_texts]
     shared = args.run_dir / f"k{layers[0]}"
     for k in layers:
         run_dir, out_dir = args.run_dir / f"k{k}", args.out.with_name(f"{args.out.name}-k{k}")
@@ -118,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         notify(f"curve: k = {k}")
         result = distill(config_k, train=train, dev=dev, test=test, run_dir=run_dir, out_dir=out_dir,
                          resume=args.resume, notify=notify)
-        dev_texts = _texts(dev)[: args.speed_texts]
         speed = measure_speed(out_dir, dev_texts)
         per_task = {name: task.get("macro", {}).get("f1") for name, task in result.metrics["dev"]["tasks"].items()}
         rows.append((k, result.metrics["dev"]["mean_macro_f1"], per_task, speed, result.metrics["size"]["model_onnx_bytes"]))

@@ -2,7 +2,7 @@
 
 The work is done by :mod:`khmer_civic.dask`; here are the checks of the command line, the
 client, Dask's progress bar and the end-of-run summary (the same summary as ``label``, counted
-from the written output).
+from the labelled partitions in the same pass that writes them).
 """
 
 from __future__ import annotations
@@ -71,18 +71,19 @@ def _client(scheduler: str | None, local_workers: int | None) -> Iterator[Any]:
             yield client
 
 
-def _wait(client: Any, work: Any, show_progress: bool | None) -> None:
-    """Compute ``work`` on the cluster, with Dask's progress bar on stderr when asked (default: on a terminal)."""
+def _wait(client: Any, work: list[Any], show_progress: bool | None) -> list[Any]:
+    """Compute the collections ``work`` together on the cluster (shared tasks run once), with Dask's
+    progress bar on stderr when asked (default: on a terminal); their results."""
     from distributed import progress
 
-    future = client.compute(work)
+    futures = client.compute(work)
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     if show_progress:
         with contextlib.redirect_stdout(sys.stderr):  # Dask draws its bar on stdout
-            progress(future)
+            progress(futures)
             sys.stderr.write("\n")
-    future.result()
+    return client.gather(futures)  # type: ignore[no-any-return]
 
 
 def label_on_cluster(
@@ -97,7 +98,6 @@ def label_on_cluster(
 ) -> None:
     """Label INPUT (a file, glob or folder) on a Dask cluster into the Parquet folder OUTPUT, then print
     the ``label`` summary."""
-    import dask.dataframe as dd
     import pandas as pd
 
     from khmer_civic.dask import (
@@ -136,8 +136,10 @@ def label_on_cluster(
         workers = len(client.scheduler_info().get("workers", {}))
         notify(f"labelling {ddf.npartitions} partition(s) on {workers} Dask worker(s)")
         write = write_parquet(labelled, output, columns, known_types=parquet_types(source), compute=False)
+        # counted from the same labelled partitions the write consumes: each is labelled once
+        counted = labelled.map_partitions(partition_counts, columns, meta=partition_counts(labelled._meta, columns))
         try:
-            _wait(client, write, table.progress)
+            _, per_part = _wait(client, [write, counted], table.progress)
             finish_output(output)
         except ModelMismatchError as exc:
             raise UsageProblem(one_line(exc)) from None
@@ -145,10 +147,6 @@ def label_on_cluster(
             raise UsageProblem(cluster_csv_problem(source, exc)) from None
         finally:
             shutil.rmtree(partial_dir(output), ignore_errors=True)
-        names = [c.name for c in columns.added_columns]
-        written = dd.read_parquet(str(output), columns=names)
-        meta = partition_counts(written._meta, columns)
-        per_part = written.map_partitions(partition_counts, columns, meta=meta).compute()
     counts: Counter[str] = Counter()
     for key, count in zip(per_part["key"], per_part["count"]):
         counts[str(key)] += int(count)

@@ -10,7 +10,7 @@ the widths the ONNX contract of :mod:`khmer_civic.schema` asks for.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -294,24 +294,39 @@ def pad_batch(windows: list[list[int]], pad_token_id: int) -> tuple[torch.Tensor
     return ids, mask
 
 
-def predict_window_logits(
-    model: MultiTaskClassifier, windows: list[list[int]], pad_token_id: int, batch_size: int = 64
-) -> dict[str, np.ndarray]:
-    """Raw logits of every window per task (eval mode, length-sorted batches, input order kept)."""
+def _score_in_length_order(
+    model: MultiTaskClassifier,
+    windows: list[list[int]],
+    pad_token_id: int,
+    batch_size: int,
+    keep: Callable[[list[int], torch.Tensor, torch.Tensor], None],
+) -> None:
+    """Call ``keep(rows, ids, mask)`` for length-sorted batches of ``windows`` (eval mode, no
+    gradients; ``rows``: the batch's indices into ``windows``), then restore the model's mode."""
     was_training = model.training
     model.eval()
-    out = {t.name: np.zeros((len(windows), t.n_outputs), dtype=np.float64) for t in model.schema.tasks}
     order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
     try:
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 ids, mask = pad_batch([windows[i] for i in rows], pad_token_id)
-                logits = model(ids, mask)
-                for name, value in logits.items():
-                    out[name][rows] = value.double().numpy()
+                keep(rows, ids, mask)
     finally:
         model.train(was_training)
+
+
+def predict_window_logits(
+    model: MultiTaskClassifier, windows: list[list[int]], pad_token_id: int, batch_size: int = 64
+) -> dict[str, np.ndarray]:
+    """Raw logits of every window per task (eval mode, length-sorted batches, input order kept)."""
+    out = {t.name: np.zeros((len(windows), t.n_outputs), dtype=np.float64) for t in model.schema.tasks}
+
+    def keep(rows: list[int], ids: torch.Tensor, mask: torch.Tensor) -> None:
+        for name, value in model(ids, mask).items():
+            out[name][rows] = value.double().numpy()
+
+    _score_in_length_order(model, windows, pad_token_id, batch_size, keep)
     return out
 
 
@@ -320,20 +335,12 @@ def predict_pooled(
 ) -> np.ndarray:
     """The mean-pooled encoder state of every window (``[n_windows, hidden]``, float64; eval mode,
     length-sorted batches, input order kept): the features of the frozen-encoder head."""
-    was_training = model.training
-    model.eval()
-    hidden = int(model.encoder.config.hidden_size)
-    out = np.zeros((len(windows), hidden), dtype=np.float64)
-    order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                ids, mask = pad_batch([windows[i] for i in rows], pad_token_id)
-                pooled, _ = model.pooled_and_logits(ids, mask)
-                out[rows] = pooled.double().numpy()
-    finally:
-        model.train(was_training)
+    out = np.zeros((len(windows), int(model.encoder.config.hidden_size)), dtype=np.float64)
+
+    def keep(rows: list[int], ids: torch.Tensor, mask: torch.Tensor) -> None:
+        out[rows] = model.pooled_and_logits(ids, mask)[0].double().numpy()
+
+    _score_in_length_order(model, windows, pad_token_id, batch_size, keep)
     return out
 
 

@@ -44,6 +44,7 @@ specification; it does not attempt spelling correction.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Literal
@@ -112,7 +113,13 @@ _SPLIT_VOWELS = (
 
 
 def _fix_syllable(match: re.Match[str]) -> str:
-    syllable = match.group(0)
+    return _canonical_syllable(match.group(0))
+
+
+# A pure function of the syllable; a text repeats few distinct syllables, so its result is kept
+# (bounded: about 4 MB at most) and labelling a corpus normalises each distinct syllable once.
+@functools.lru_cache(maxsize=65536)
+def _canonical_syllable(syllable: str) -> str:
     base, marks = syllable[0], syllable[1:]
     for _ in range(3):  # sorting and composing settle in at most two rounds
         # a coeng with no consonant after it renders nothing and would latch on to the next

@@ -1,11 +1,16 @@
 """Inference speed, latency, memory and load time: the shipped model against what users would use instead.
 
-    python benchmarks/inference.py [--model models/khmer-civic-e5-small] [--run-dir training/runs/e5-small]
+    python benchmarks/inference.py [--model models/khmer-civic-e5-small] [--fast-model models/khmer-civic-fast]
+                                   [--run-dir training/runs/e5-small] [--mix round1|test]
 
 Systems, each run in a fresh subprocess per thread count (1 and 2 by default), one after another:
 
 - ``onnx-int8``: the shipped int8 model through ``CivicClassifier`` (the reference: every other
   figure is also given as a ratio to it, within the same run and thread count);
+- ``fast-int8``: a second int8 model directory, ``--fast-model`` (default: the bundled "fast"
+  student of ``models/index.json``), measured exactly like ``onnx-int8``; its ratios are the
+  student's figures over the accurate model's in the same run. Skipped, with a note, when the
+  directory is not there;
 - ``onnx-fp32``: the same trained weights as an fp32 ONNX graph (``<run-dir>/model.fp32.onnx``)
   through the same ``CivicClassifier`` code, from a temporary model directory with its own manifest;
 - ``torch-fp32``: the best checkpoint (``<run-dir>/checkpoints/best``) in PyTorch, written the way
@@ -17,8 +22,17 @@ Systems, each run in a fresh subprocess per thread count (1 and 2 by default), o
 - ``tfidf``: the TF-IDF + logistic regression baseline (fitted on the train split, thresholds on
   dev; only prediction is timed; it has no saved form, so its "load" is the fit).
 
-Inputs: the realistic mix of :func:`common.build_input_mix` over the test split (every test text
-of at most 600 characters once, plus 5% long posts of 600–2,000 characters joined from test texts).
+Inputs: the realistic mix of :func:`common.build_input_mix` (every source text of at most 600
+characters once, plus 5% long posts of 600–2,000 characters joined from source texts). ``--mix``
+picks the source texts:
+
+- ``round1`` (default): the test texts whose id is in ``round1_ids.json["test"]`` of the splits
+  directory (758 comments and textbook sentences; a mix of 796 texts, median 27 tokens). It is the
+  test split as it was when the speed targets were set, so figures stay comparable over time;
+- ``test``: every text of today's test split, which also holds news and web paragraphs (a heavier
+  mix: median 34 tokens).
+
+The printed Inputs line and the JSON (``settings.mix``, ``inputs.mix``) say which mix was used.
 Per system: comments per second labelling the whole mix in one call (median of ``--repeats``);
 latency of one comment at a time (p50/p95 over the mix, one pass); model load time; time to import
 its libraries; peak resident memory of its process (``getrusage`` max RSS, so for the baseline it
@@ -46,16 +60,23 @@ from typing import Any
 
 import common
 
-SYSTEMS: tuple[str, ...] = ("onnx-int8", "onnx-fp32", "torch-fp32", "torch-fp32-windows", "tfidf")
+SYSTEMS: tuple[str, ...] = ("onnx-int8", "fast-int8", "onnx-fp32", "torch-fp32", "torch-fp32-windows", "tfidf")
 REFERENCE = "onnx-int8"
+STUDENT = "fast-int8"
 SYSTEM_TITLES: dict[str, str] = {
     "onnx-int8": "shipped int8 ONNX, CivicClassifier",
+    "fast-int8": "fast student int8 ONNX, CivicClassifier",
     "onnx-fp32": "fp32 ONNX, CivicClassifier",
     "torch-fp32": "PyTorch fp32, hand-written (truncate at max_length, input order)",
     "torch-fp32-windows": "PyTorch fp32, runtime's windows + length-sorted batches",
     "tfidf": "TF-IDF + logistic regression baseline",
 }
 BATCH_SIZE = 32
+MIXES: dict[str, str] = {  # --mix choice -> its source texts, for the Inputs line ({n}: how many)
+    "round1": "the {n} round-1 test texts (ids in round1_ids.json)",
+    "test": "all {n} texts of the test split",
+}
+ROUND1_IDS = "round1_ids.json"
 
 Decisions = dict[str, list[Any]]
 
@@ -252,6 +273,7 @@ def _recipe_seed(model_dir: Path) -> int:
 
 IMPORTS: dict[str, tuple[str, ...]] = {
     "onnx-int8": ("khmer_civic.model.classifier",),
+    "fast-int8": ("khmer_civic.model.classifier",),
     "onnx-fp32": ("khmer_civic.model.classifier",),
     "torch-fp32": ("torch", "transformers", "safetensors.torch", "khmer_civic.train.modeling"),
     "torch-fp32-windows": ("torch", "transformers", "safetensors.torch", "khmer_civic.train.export"),
@@ -278,6 +300,8 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     started = clock()
     if system == "onnx-int8":
         loaded = load_onnx(Path(args.model), threads)
+    elif system == "fast-int8":
+        loaded = load_onnx(Path(args.fast_model), threads)
     elif system == "onnx-fp32":
         loaded = load_onnx(Path(args.fp32_dir), threads)
     elif system == "torch-fp32":
@@ -338,6 +362,35 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 # Orchestrator side.
 
 
+def default_fast_model_dir() -> Path:
+    """The directory the model registry gives the name "fast" (installed or not)."""
+    from khmer_civic.model.registry import bundled_models
+
+    try:
+        found = next((m for m in bundled_models() if "fast" in m.names), None)
+    except (OSError, ValueError):  # an unreadable index (ConfigFormatError is a ValueError): the checkout's folder
+        found = None
+    return found.directory if found is not None else common.REPO_ROOT / "models" / "khmer-civic-fast"
+
+
+def mix_source_texts(splits_dir: Path, mix: str) -> list[str]:
+    """The test texts the input mix is built from: all of them (``test``) or, for ``round1``, those
+    whose id is in ``round1_ids.json["test"]``, in the split's order."""
+    records = common.read_jsonl(splits_dir / "test.jsonl")
+    if mix == "test":
+        return [str(r["text"]) for r in records]
+    if mix != "round1":
+        raise ValueError(f"unknown mix {mix!r}; choose from {', '.join(MIXES)}")
+    ids_path = splits_dir / ROUND1_IDS
+    if not ids_path.is_file():
+        raise FileNotFoundError(f"--mix round1 needs {ids_path}")
+    wanted = set(json.loads(ids_path.read_text(encoding="utf-8"))["test"])
+    texts = [str(r["text"]) for r in records if r.get("id") in wanted]
+    if not texts:
+        raise ValueError(f"no text of {splits_dir / 'test.jsonl'} has an id listed in {ids_path}")
+    return texts
+
+
 def build_fp32_model_dir(model_dir: Path, fp32_graph: Path, parent: Path) -> Path:
     """A model directory with the shipped tokenizer and config and the fp32 graph, freshly sealed."""
     from khmer_civic.model.manifest import REQUIRED_FILES, write_manifest
@@ -380,6 +433,8 @@ def spawn_worker(system: str, threads: int, args: argparse.Namespace, inputs: Pa
         str(inputs),
         "--model",
         str(args.model),
+        "--fast-model",
+        str(args.fast_model),
         "--run-dir",
         str(args.run_dir),
         "--splits",
@@ -393,7 +448,7 @@ def spawn_worker(system: str, threads: int, args: argparse.Namespace, inputs: Pa
         command += ["--fp32-dir", str(fp32_dir)]
     if args.base_model is not None:
         command += ["--base-model", str(args.base_model)]
-    done = subprocess.run(command, env=common.thread_env(threads), capture_output=True, text=True)
+    done = subprocess.run(command, env=common.thread_env(threads), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{system} at {threads} thread(s) failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -456,6 +511,11 @@ def cell(value: Any, ratio: float | None, digits: int = 1) -> str:
     return f"{common.fmt(value, digits)} ({common.fmt_ratio(ratio)})"
 
 
+def title(system: str) -> str:
+    """The table title of a system (its key when it has none, e.g. in an older results file)."""
+    return SYSTEM_TITLES.get(system, system)
+
+
 def speed_table(results: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in results:
@@ -463,7 +523,7 @@ def speed_table(results: Sequence[Mapping[str, Any]]) -> str:
         same = r.get("same_decisions_as_int8", {}).get("all_tasks")
         rows.append(
             [
-                f"{SYSTEM_TITLES[r['system']]}",
+                title(r["system"]),
                 str(r["threads"]),
                 cell(r["comments_per_s"], q.get("comments_per_s")),
                 cell(r["latency_p50_ms"], q.get("latency_p50_ms"), 2),
@@ -490,17 +550,20 @@ def speed_table(results: Sequence[Mapping[str, Any]]) -> str:
 
 def detail_table(results: Sequence[Mapping[str, Any]]) -> str:
     rows = []
+    fewest = min((r["threads"] for r in results), default=1)
     for r in results:
-        if r["threads"] != 1:
+        if r["threads"] != fewest:
             continue
         size = r.get("model_file_bytes")
         rows.append(
             [
-                SYSTEM_TITLES[r["system"]],
+                title(r["system"]),
                 "–" if size is None else f"{size / 1e6:.1f}",
-                common.fmt(r["import_s"], 2),
-                common.fmt(r["rss_after_import_mb"], 0),
-                common.fmt(r["rss_after_load_mb"], 0),
+                common.fmt(r.get("import_s"), 2),
+                common.fmt(r.get("load_s"), 2),
+                common.fmt(r.get("rss_after_import_mb"), 0),
+                common.fmt(r.get("rss_after_load_mb"), 0),
+                common.fmt(r.get("peak_rss_mb"), 0),
                 common.fmt(
                     next(
                         (x.get("speedup_over_1_thread") for x in results if x["system"] == r["system"] and x["threads"] == 2),
@@ -510,7 +573,54 @@ def detail_table(results: Sequence[Mapping[str, Any]]) -> str:
                 ),
             ]
         )
-    header = ["system", "model file MB", "import s", "RSS after import MB", "RSS after load MB", "2 threads / 1 thread"]
+    header = [
+        "system",
+        "model file MB",
+        "import s",
+        "load s",
+        "RSS after import MB",
+        "RSS after load MB",
+        f"peak RSS MB ({fewest} thread{'s' if fewest != 1 else ''})",
+        "2 threads / 1 thread",
+    ]
+    return common.markdown_table(header, rows)
+
+
+def student_table(results: Sequence[Mapping[str, Any]]) -> str | None:
+    """The fast student against the accurate int8 model, one row per thread count (``None`` when
+    the student was not measured)."""
+    rows = []
+    for r in results:
+        if r["system"] != STUDENT:
+            continue
+        q = r.get("ratio_to_int8", {})
+        same = r.get("same_decisions_as_int8", {}).get("all_tasks")
+        size = r.get("model_file_bytes")
+        import_load = None if r.get("import_s") is None or r.get("load_s") is None else r["import_s"] + r["load_s"]
+        rows.append(
+            [
+                str(r["threads"]),
+                common.fmt(r.get("comments_per_s"), 1),
+                common.fmt_ratio(q.get("comments_per_s")),
+                common.fmt(r.get("latency_p50_ms"), 2),
+                "–" if size is None else f"{size / 1e6:.1f}",
+                common.fmt(r.get("peak_rss_mb"), 0),
+                common.fmt(import_load, 2),
+                "–" if same is None else f"{100 * same:.1f}%",
+            ]
+        )
+    if not rows:
+        return None
+    header = [
+        "threads",
+        "student comments/s",
+        "× accurate int8",
+        "p50 ms, one comment",
+        "model file MB",
+        "peak RSS MB",
+        "import + load s",
+        "same decisions as accurate int8",
+    ]
     return common.markdown_table(header, rows)
 
 
@@ -529,22 +639,41 @@ def normalisation_table(norm: Mapping[str, Any]) -> str:
     )
 
 
+def inputs_line(inputs: Mapping[str, Any]) -> str:
+    """The Inputs sentence: which mix, how many source texts, and the mix's lengths."""
+    mix = inputs.get("mix")
+    if mix is None:  # a results file written before --mix existed: the whole test split
+        return f"Inputs: {common.mix_sentence(inputs)}"
+    source = MIXES.get(mix, mix).format(n=common.fmt(inputs.get("source_texts")))
+    return f"Inputs: the `{mix}` mix, built from {source}: {common.mix_sentence(inputs)}"
+
+
 def markdown_report(report: Mapping[str, Any]) -> str:
+    results = report["results"]
+    latency_texts = results[0]["latency_texts"] if results else "–"
     parts = [
         common.machine_line(report["machine"]),
         "",
-        f"Inputs: {common.mix_sentence(report['inputs'])}. Batch figures: the whole list in one call "
-        f"(batches of {BATCH_SIZE}), median of {report['settings']['repeats']} runs; one-comment latency over "
-        f"{report['results'][0]['latency_texts']} texts, one pass. (×n) = this figure / the int8 figure at the same thread count. "
-        f"Cores used by other programs: CPU time the rest of the machine took during the timings, in cores "
-        f"(a system is rerun, up to {report['settings']['retries']} times, while this exceeds {report['settings']['max_other_cores']}).",
+        (
+            f"{inputs_line(report['inputs'])}. Batch figures: the whole list in one call "
+            f"(batches of {BATCH_SIZE}), median of {report['settings']['repeats']} runs; one-comment latency over "
+            f"{latency_texts} texts, one pass. (×n) = this figure / the accurate int8 model's (`{REFERENCE}`) figure "
+            f"at the same thread count, so for the fast student it is its speed-up over the accurate model. "
+            f"Cores used by other programs: CPU time the rest of the machine took during the timings, in cores "
+            f"(a system is rerun, up to {report['settings']['retries']} times, while this exceeds {report['settings']['max_other_cores']})."
+        ),
         "",
-        speed_table(report["results"]),
+        speed_table(results),
         "",
-        detail_table(report["results"]),
-        "",
-        normalisation_table(report["normalisation"]),
+        detail_table(results),
     ]
+    student = student_table(results)
+    if student is not None:
+        parts += ["", f"Fast student (`{report.get('fast_model', STUDENT)}`) against the accurate int8 model, same run:", "", student]
+    skipped = report.get("skipped") or {}
+    if skipped:
+        parts += ["", "Not measured: " + "; ".join(f"`{name}` ({why})" for name, why in skipped.items()) + "."]
+    parts += ["", normalisation_table(report["normalisation"])]
     return "\n".join(parts) + "\n"
 
 
@@ -554,7 +683,12 @@ def run_orchestrator(args: argparse.Namespace) -> int:
         print(f"error: {model_dir} is not a model directory", file=sys.stderr)
         return 2
     test_texts = common.read_texts(Path(args.splits) / "test.jsonl")
-    mix = common.labellable(common.build_input_mix(test_texts, seed=args.seed))
+    try:
+        source_texts = mix_source_texts(Path(args.splits), args.mix)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    mix = common.labellable(common.build_input_mix(source_texts, seed=args.seed))
     if args.limit:
         mix = mix[: args.limit]
     systems = [s for s in args.systems.split(",") if s]
@@ -567,6 +701,10 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     skipped: dict[str, str] = {}
     fp32_graph = run_dir / "model.fp32.onnx"
     checkpoint = run_dir / "checkpoints" / "best" / "model.safetensors"
+    if args.fast_model is None:
+        args.fast_model = default_fast_model_dir()
+    if STUDENT in systems and not (Path(args.fast_model) / "config.json").is_file():
+        skipped[STUDENT] = f"{args.fast_model} holds no config.json: the student is not installed there"
     if "onnx-fp32" in systems and not fp32_graph.is_file():
         skipped["onnx-fp32"] = f"{fp32_graph} does not exist"
     for name in ("torch-fp32", "torch-fp32-windows"):
@@ -576,6 +714,8 @@ def run_orchestrator(args: argparse.Namespace) -> int:
 
     machine = common.machine_info()
     print(common.machine_line(machine), file=sys.stderr)
+    for name, why in skipped.items():
+        print(f"skipping {name}: {why}", file=sys.stderr)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="khmer-civic-inference-") as tmp:
         inputs = Path(tmp) / "inputs.json"
@@ -591,8 +731,10 @@ def run_orchestrator(args: argparse.Namespace) -> int:
         "command": "python benchmarks/inference.py " + " ".join(sys.argv[1:]),
         "machine": machine,
         "model": common.relative(model_dir),
+        "fast_model": common.relative(Path(args.fast_model)),
         "run_dir": common.relative(run_dir),
         "settings": {
+            "mix": args.mix,
             "threads": args.threads,
             "repeats": args.repeats,
             "batch_size": BATCH_SIZE,
@@ -601,7 +743,11 @@ def run_orchestrator(args: argparse.Namespace) -> int:
             "max_other_cores": args.max_other_cores,
             "retries": args.retries,
         },
-        "inputs": common.describe_lengths(mix, common.token_counts(model_dir, mix)),
+        "inputs": {
+            "mix": args.mix,
+            "source_texts": len(source_texts),
+            **common.describe_lengths(mix, common.token_counts(model_dir, mix)),
+        },
         "systems": {s: SYSTEM_TITLES[s] for s in systems},
         "skipped": skipped,
         "normalisation": normalisation_speed(test_texts, args.repeats),
@@ -609,8 +755,6 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     }
     path = common.write_results("inference", report, args.out)
     print(markdown_report(report))
-    for name, why in skipped.items():
-        print(f"skipped {name}: {why}")
     print(f"results: {common.relative(path)}", file=sys.stderr)
     return 0
 
@@ -618,6 +762,11 @@ def run_orchestrator(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=common.DEFAULT_MODEL_DIR, help="the int8 model directory")
+    parser.add_argument(
+        "--fast-model",
+        type=Path,
+        help='the fast student\'s int8 model directory (default: the bundled "fast" model; skipped when missing)',
+    )
     parser.add_argument("--run-dir", type=Path, default=common.DEFAULT_RUN_DIR, help="run dir with model.fp32.onnx and checkpoints/best")
     parser.add_argument("--splits", type=Path, default=common.DEFAULT_SPLITS_DIR, help="dir with train/dev/test.jsonl")
     parser.add_argument("--base-model", type=Path, help="encoder config dir (default: the run's base_model)")
@@ -627,6 +776,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-texts", type=int, default=0, help="texts timed one at a time (0: the whole mix)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N texts of the mix (smoke runs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input mix")
+    parser.add_argument(
+        "--mix",
+        choices=tuple(MIXES),
+        default="round1",
+        help="source texts of the input mix: round1 = the round-1 test texts (default), test = the whole test split",
+    )
     parser.add_argument("--max-other-cores", type=float, default=0.15, help="rerun a system when other programs took more cores than this")
     parser.add_argument("--retries", type=int, default=3, help="reruns allowed per system and thread count")
     parser.add_argument("--retry-wait", type=int, default=60, help="seconds to wait before a rerun")

@@ -25,7 +25,8 @@ the first two layers' MatMuls kept in fp16 (``fp16_first_layers=2``, the recipe'
 directory is sealed (``write_manifest``) and timed through ``CivicClassifier.load(...,
 intra_op_threads=--threads).predict(mix)``: one warm-up call on 50 texts, then the median of
 ``--repeats`` passes over the whole mix. The shipped teacher directory is timed the same way in
-the same process, so every k gets a ratio to it. The mix is :func:`common.build_input_mix` over the
+the same process, before and after the students, and the faster of its two timings is the
+reference of every k's ratio (a cold or disturbed teacher pass never flatters a student). The mix is :func:`common.build_input_mix` over the
 source texts that ``benchmarks/inference.py --mix`` picks (its own function, imported).
 
 Prints a Markdown table, the machine line and the command; writes

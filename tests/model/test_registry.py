@@ -134,3 +134,19 @@ def test_the_checkout_index_names_the_shipped_model() -> None:
     assert {"accurate", "fast"} <= set(names) and data["default"] in names
     assert (REPO / "models" / names["accurate"] / "config.json").is_file()
     assert names[data["default"]] in {p.name for p in (REPO / "models").iterdir() if (p / "config.json").is_file()}
+
+
+def test_every_installed_checkout_model_loads_by_name_with_the_same_tasks() -> None:
+    """The checkout's bundled models (the accurate teacher and the distilled student) load by
+    their names, pass their manifest check, and decide the same tasks with the same labels."""
+    data = json.loads((REPO / "models" / registry.INDEX_NAME).read_text(encoding="utf-8"))
+    installed = [m["name"] for m in data["models"] if (REPO / "models" / m["directory"] / "config.json").is_file()]
+    assert "accurate" in installed
+    schemas = {}
+    for name in installed:
+        clf = CivicClassifier.load(name, intra_op_threads=1)
+        assert clf.path == (REPO / "models" / {m["name"]: m["directory"] for m in data["models"]}[name]).resolve()
+        prediction = clf.predict("សាលារៀនភូមិយើងខ្វះគ្រូ")
+        assert prediction.ok and set(prediction.labels) == {t.name for t in clf.config.schema.tasks}
+        schemas[name] = [(t.name, t.type, tuple(t.labels)) for t in clf.config.schema.tasks]
+    assert all(schema == schemas["accurate"] for schema in schemas.values())

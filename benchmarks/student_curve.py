@@ -295,8 +295,10 @@ def build_mix(splits: Path, mix: str, seed: int, limit: int) -> tuple[list[str],
     return (texts[:limit] if limit else texts), len(source)
 
 
-def teacher_layers(teacher_run: Path) -> int | None:
-    """The teacher's encoder layers, from its run's config (its own ``num_layers`` or its base encoder's)."""
+def teacher_layers(teacher_run: Path, fallback_base: Path | None = None) -> int | None:
+    """The teacher's encoder layers, from its run's config (its own ``num_layers`` or its base
+    encoder's; ``fallback_base`` when the run's base encoder path no longer exists, e.g. a run
+    trained in another checkout)."""
     config_path = teacher_run / "config.json"
     if not config_path.is_file():
         return None
@@ -304,6 +306,8 @@ def teacher_layers(teacher_run: Path) -> int | None:
     if run_config.get("num_layers"):
         return int(run_config["num_layers"])
     base = resolve(run_config.get("base_model", "")) / "config.json"
+    if not base.is_file() and fallback_base is not None:
+        base = fallback_base / "config.json"
     if base.is_file():
         return json.loads(base.read_text(encoding="utf-8")).get("num_hidden_layers")
     return None
@@ -368,7 +372,10 @@ def run(args: argparse.Namespace) -> int:
         "teacher": {
             "model": common.relative(teacher_dir),
             "run": common.relative(teacher_run),
-            "layers": teacher_layers(teacher_run),
+            "layers": teacher_layers(
+                teacher_run,
+                args.base_model or resolve(json.loads(Path(args.recipe).read_text(encoding="utf-8"))["base_model"]),
+            ),
             "quality": teacher_q,
             "speed": teacher_speed,
         },

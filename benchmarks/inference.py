@@ -116,19 +116,19 @@ class LoadedSystem:
 
 
 def decisions_from_probabilities(probs: Mapping[str, Any], schema: Any) -> Decisions:
-    """Per-task decisions, one per text, from per-task probability arrays (binary: p(true))."""
-    out: Decisions = {}
+    """Per-task decisions, one per text, from per-task probability arrays (binary: p(true)),
+    by the runtime's own rule (thresholds, and a dependent task such as cta_type decided only
+    where its parent holds), so the torch systems are compared with the ONNX ones like for like."""
+    import numpy as np
+
+    from khmer_civic.model.runtime import decided_labels, schema_decisions
+
+    arrays = {task.name: np.asarray(probs[task.name], dtype=np.float64) for task in schema.tasks}
     for task in schema.tasks:
-        p = probs[task.name]
-        if task.type == "multi_label":
-            out[task.name] = [
-                [label for j, label in enumerate(task.labels) if row[j] >= task.threshold_for(label)] for row in p
-            ]
-        elif task.type == "single_label":
-            out[task.name] = [task.labels[int(row.argmax())] for row in p]
-        else:
-            out[task.name] = [bool(float(row.reshape(-1)[0]) >= task.threshold) for row in p]
-    return out
+        if task.type == "binary" and arrays[task.name].ndim == 1:
+            arrays[task.name] = arrays[task.name].reshape(-1, 1)
+    decided = schema_decisions(arrays, schema)
+    return {task.name: [decided_labels(task, row) for row in decided[task.name]] for task in schema.tasks}
 
 
 def load_onnx(model_dir: Path, threads: int) -> LoadedSystem:

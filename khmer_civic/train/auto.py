@@ -21,7 +21,8 @@ class_weighting             ``"sqrt"`` when a single-label or binary task's larg
                             more than 3 x its smallest, or a multi-label label is positive
                             in under 10% of its annotated texts; else ``"none"``
 frozen_head                 tried when the scarcest task has under 30 training texts per
-                            class: encoder embeddings + logistic regression heads, kept
+                            class (a multi-label task: positives per label, on average):
+                            encoder embeddings + logistic regression heads, kept
                             instead of the fine-tuned model when its dev score is higher
 ==========================  =============================================================
 
@@ -69,7 +70,7 @@ class DataProfile:
 
     n_train: int
     n_dev: int
-    texts_per_class: float  # min over tasks of annotated training texts / classes
+    texts_per_class: float  # min over tasks of annotated training texts / classes (multi-label: mean positives per label)
     smallest_class: int  # fewest training texts of any class (label positives for multi-label)
     imbalance: float  # max over single-label and binary tasks of largest / smallest class
     rarest_positive_rate: float  # min over multi-label labels of positives / annotated texts (1 if none)
@@ -96,7 +97,11 @@ class DataProfile:
                 positives = float(targets[keep].sum())
                 counts = np.asarray([annotated - positives, positives])
             classes = max(len(counts), 1)
-            per_class = min(per_class, annotated / classes)
+            # a multi-label label is its own yes/no decision learnt from its positives: its
+            # "texts per class" is the mean number of positives per label, not annotated / labels
+            # (100 texts with 3 topics: about 16, not 33)
+            scarce = float(counts.mean()) if task.type == "multi_label" and len(counts) else annotated / classes
+            per_class = min(per_class, scarce)
             smallest = min(smallest, float(counts.min()) if len(counts) else 0.0)
             if task.type != "multi_label" and len(counts):
                 imbalance = max(imbalance, float(counts.max()) / max(float(counts.min()), 1.0))

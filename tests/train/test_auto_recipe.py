@@ -213,3 +213,29 @@ def test_frozen_heads_fold_the_standardisation_and_classify_separable_features()
     assert (logits["sentiment"].argmax(axis=1) == y_single).mean() > 0.95
     assert ((logits["call_to_action"][:, 0] > 0) == (binary > 0)).mean() > 0.95
     assert ((logits["topics"] > 0) == (multi > 0)).mean() > 0.95
+
+
+def test_a_multi_label_task_counts_positives_per_label(splits_dir: Path) -> None:
+    """100 texts with three topics, each topic positive in about 16 of them, are few-shot data for
+    every topic: the profile counts a multi-label task's mean positives per label (not texts /
+    labels, 33 here), so the frozen-encoder head is tried."""
+    config = tiny_config(Path("unused"))
+    records = []
+    for i in range(120):  # 100 to train on, 20 for dev
+        record = make_records(1, i)[0]
+        record["id"] = f"ml-{i}"
+        record["topics"] = [["education"], ["health"], ["local_administration"], [], [], []][i % 6]
+        record["sentiment"] = ["negative", "neutral", "positive"][i % 3]
+        record["call_to_action"] = i % 2 == 0
+        records.append(record)
+    train, dev = splits_dir / "ml_train.jsonl", splits_dir / "ml_dev.jsonl"
+    records, dev_records = records[:100], records[100:]
+    train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    dev.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in dev_records), encoding="utf-8")
+    data = load_annotations([train], [dev], [], config.tasks)
+    p = DataProfile.of(data)
+    labels = next(t.labels for t in data.schema.tasks if t.name == "topics")
+    positives = [sum(1 for r in records if label in r["topics"]) for label in labels]
+    assert p.texts_per_class == pytest.approx(sum(positives) / len(labels))  # topics is the scarcest task
+    assert p.texts_per_class < 100 / 3
+    assert resolve_auto(TrainConfig(), p)[0].frozen_head is True

@@ -21,8 +21,8 @@ student does exactly the same operations whatever it learnt (int8 MatMuls cost t
 values), so the trained checkpoints are not needed. For each k the teacher-initialised k-layer
 student (``DistillTrainer.build_model``: the teacher's embeddings, first k layers and heads) is
 exported twice with the recipe's fused graph (``export_onnx(fuse=True)``): every MatMul int8, and
-every feed-forward MatMul of the first two layers kept in fp16 (``fp16_first_layers=2``, the
-teacher's export setting; the shipped student keeps only the down-projections, ``0``). Each
+every feed-forward down-projection and the first two layers' up-projections kept in fp16
+(``fp16_first_layers=2``, the teacher's export setting; the shipped student keeps only the down-projections, ``0``). Each
 directory is sealed (``write_manifest``) and timed through ``CivicClassifier.load(...,
 intra_op_threads=--threads).predict(mix)``: one warm-up call on 50 texts, then the median of
 ``--repeats`` passes over the whole mix. The shipped teacher directory is timed the same way in

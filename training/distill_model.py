@@ -69,7 +69,7 @@ def _split_files(args: argparse.Namespace, name: str) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from khmer_civic.train.distill import TEACHER_CACHE, DistillConfig, distill
+    from khmer_civic.train.distill import POOL_META_NAME, POOL_NAME, TEACHER_CACHE, DistillConfig, distill
 
     train, dev, test = (_split_files(args, name) for name in ("train", "dev", "test"))
     if not train or not dev:
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir, out_dir = args.run_dir / f"k{k}", args.out.with_name(f"{args.out.name}-k{k}")
         if run_dir != shared and not (run_dir / TEACHER_CACHE).exists() and (shared / TEACHER_CACHE).exists():
             run_dir.mkdir(parents=True, exist_ok=True)  # same windows, same teacher: the scores carry over
-            for name in ("pool.jsonl", "pool.meta.json"):
+            for name in (POOL_NAME, POOL_META_NAME):
                 if (shared / name).is_file():
                     shutil.copy2(shared / name, run_dir / name)
             shutil.copytree(shared / TEACHER_CACHE, run_dir / TEACHER_CACHE)

@@ -32,7 +32,8 @@ def main() -> None:
     metrics = json.loads((args.model / METRICS_NAME).read_text(encoding="utf-8"))
     config = load_config(args.model)
     # per-group figures as the recipe reported them (its report_groups; older recipes: provenance)
-    group_field = ((metrics.get("training") or {}).get("config") or {}).get("report_groups") or "provenance"
+    recorded = (metrics.get("training") or {}).get("config") or {}
+    group_field = recorded.get("report_groups") or "provenance"
     for split in ("dev", "test"):
         path = args.splits / f"{split}.jsonl"
         if not path.is_file():
@@ -42,8 +43,7 @@ def main() -> None:
         metrics[split] = evaluate_model_dir(args.model, [path], group_field=group_field)
         print(f"{split}: mean macro-F1 {before} -> {metrics[split]['mean_macro_f1']} ({metrics[split]['n_texts']} texts)")
     metrics["evaluated_with"] = {"batching": config.batching}
-    description = ((metrics.get("training") or {}).get("config") or {}).get("description")
-    finalize_model_dir(args.model, metrics, description=description)
+    finalize_model_dir(args.model, metrics, description=recorded.get("description"))
     print(f"rewrote {args.model / METRICS_NAME}, MODEL_CARD.md and manifest.json")
 
 

@@ -59,6 +59,7 @@ from torch.nn import functional as F
 
 from khmer_civic.model.classifier import usable_cores
 from khmer_civic.model.config import (
+    METRICS_NAME,
     MODEL_NAME,
     TOKENIZER_NAME,
     load_config,
@@ -122,7 +123,7 @@ class DistillConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         self.pool_files = tuple(str(p) for p in self.pool_files)
-        if getattr(self, "frozen_head", False) not in (False, None):
+        if self.frozen_head not in (False, None):
             # the frozen-encoder candidate would swap the student for the base encoder: never for a student
             self.frozen_head = False
         super().__post_init__()
@@ -199,13 +200,18 @@ def load_teacher_layers(student: MultiTaskClassifier, checkpoint: str | os.PathL
     return {"copied": len(own), "left_out": len(set(teacher) - set(own))}
 
 
+def teacher_graph_path(config: DistillConfig) -> Path:
+    """The ONNX graph that gives the soft targets: ``teacher_graph``, else the teacher's model.onnx."""
+    return Path(config.teacher_graph) if config.teacher_graph else Path(config.teacher_model) / MODEL_NAME
+
+
 def teacher_runner(config: DistillConfig) -> WindowedRunner:
     """The teacher's graph behind the inference runtime. The model directory's int8 graph is scored
     window by window (its ``batching``); another graph (``teacher_graph``, e.g. the run's fp32
     export) in padded batches, which an fp32 graph scores row by row."""
     model_dir = Path(config.teacher_model)
     teacher_config = load_config(model_dir)
-    graph = Path(config.teacher_graph) if config.teacher_graph else model_dir / MODEL_NAME
+    graph = teacher_graph_path(config)
     if config.teacher_graph:
         teacher_config = dataclasses.replace(teacher_config, batching="padded")
     threads = config.teacher_threads or usable_cores()
@@ -271,10 +277,10 @@ def soft_targets(logits: Mapping[str, np.ndarray], teacher: ModelSchema, tempera
     """:class:`SoftTargets` from the teacher's raw logits (see the module docstring, step 5)."""
     probs: dict[str, torch.Tensor] = {}
     masks: dict[str, torch.Tensor] = {}
-    softened = {task.name: dataclasses.replace(task, temperature=temperature) for task in teacher.tasks}
     for task in teacher.tasks:
         values = np.asarray(logits[task.name], dtype=np.float64)
-        probs[task.name] = torch.from_numpy(calibrated_probabilities(values, softened[task.name]).astype(np.float32))
+        softened = dataclasses.replace(task, temperature=temperature)
+        probs[task.name] = torch.from_numpy(calibrated_probabilities(values, softened).astype(np.float32))
         mask = np.ones(len(values), dtype=np.float32)
         if task.given is not None:
             parent = teacher[task.given.task]
@@ -361,7 +367,7 @@ class DistillTrainer(Trainer):
                 f"{cfg.max_length}: use the teacher's max_length"
             )
         runner = teacher_runner(cfg)
-        graph = Path(cfg.teacher_graph) if cfg.teacher_graph else Path(cfg.teacher_model) / MODEL_NAME
+        graph = teacher_graph_path(cfg)
         self.notify(f"teacher: scoring {len(windows):,} training windows with {graph} (cached in {self.run_dir / TEACHER_CACHE})")
         logits = cached_teacher_logits(
             runner,
@@ -498,7 +504,7 @@ def distill(
     run_dir.mkdir(parents=True, exist_ok=True)
     data, pool_report = distillation_data(config, train, dev, test, run_dir, notify)
     trainer = DistillTrainer(config, run_dir, notify)
-    teacher_metrics_path = Path(config.teacher_model) / "metrics.json"
+    teacher_metrics_path = Path(config.teacher_model) / METRICS_NAME
     teacher_metrics = read_json(teacher_metrics_path) if teacher_metrics_path.is_file() else {}
     extra = {
         "distillation": {

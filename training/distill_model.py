@@ -69,7 +69,13 @@ def _split_files(args: argparse.Namespace, name: str) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from khmer_civic.train.distill import POOL_META_NAME, POOL_NAME, TEACHER_CACHE, DistillConfig, distill
+    from khmer_civic.train.distill import (
+        POOL_META_NAME,
+        POOL_NAME,
+        TEACHER_CACHE,
+        DistillConfig,
+        distill,
+    )
 
     train, dev, test = (_split_files(args, name) for name in ("train", "dev", "test"))
     if not train or not dev:

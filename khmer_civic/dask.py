@@ -168,6 +168,16 @@ def _model_path(model: str | os.PathLike[str] | CivicClassifier | None) -> str |
     return str(Path(path).resolve())
 
 
+def label_job(
+    model: str | os.PathLike[str] | CivicClassifier | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    threads: int = 1,
+) -> LabelJob:
+    """The job the workers run for ``model`` (see :func:`label_dataframe` for the arguments)."""
+    return LabelJob(model_path=_model_path(model), batch_size=batch_size, intra_op_threads=threads)
+
+
 def label_dataframe(
     ddf: dd.DataFrame,
     text_column: str | None = "text",
@@ -196,7 +206,7 @@ def label_dataframe(
     :class:`~khmer_civic.io.errors.ColumnClashError` when ``ddf`` already has an added column,
     and :class:`~khmer_civic.schema.ModelConfigError` for an unusable model directory.
     """
-    job = LabelJob(model_path=_model_path(model), batch_size=batch_size, intra_op_threads=threads)
+    job = label_job(model, batch_size, threads=threads)
     return label_with(ddf, job, job.describe(), text_column, mask_pii=mask_pii)
 
 

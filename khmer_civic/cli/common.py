@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from khmer_civic.extras import missing_modules
 from khmer_civic.io.errors import TableError
 from khmer_civic.io.pipeline import Progress
 from khmer_civic.schema import ModelConfigError
@@ -92,8 +93,6 @@ def _missing_extra(modules: Iterable[str], command: str) -> UsageProblem:
 
 def require_train_extra(command: str, modules: Iterable[str] = TRAIN_EXTRA_MODULES) -> None:
     """Stop with exit status 2 and the install line when a module of the training extra is missing."""
-    from khmer_civic.extras import missing_modules
-
     missing = missing_modules(modules)
     if missing:
         raise _missing_extra(missing, command)

@@ -105,6 +105,7 @@ def label_on_cluster(
         check_output_dir,
         cluster_csv_problem,
         finish_output,
+        label_job,
         label_with,
         parquet_types,
         partial_dir,
@@ -112,7 +113,7 @@ def label_on_cluster(
         read_table,
         write_parquet,
     )
-    from khmer_civic.io.annotators import ROWS_KEY, LabelJob
+    from khmer_civic.io.annotators import ROWS_KEY
     from khmer_civic.io.columns import find_text_column
     from khmer_civic.io.pipeline import RunResult
     from khmer_civic.io.summary import label_summary, render_label_summary
@@ -123,9 +124,7 @@ def label_on_cluster(
     source = str(table.input_path)
     ddf = read_table(source)
     choice = find_text_column([str(c) for c in ddf.columns], table.text_column, source=source)
-    job = LabelJob(
-        model_path=str(model_path.resolve()) if model_path else None, batch_size=batch_size, intra_op_threads=threads
-    )
+    job = label_job(model_path, batch_size, threads=threads)
     with default_model_hint(model_path):
         columns = job.describe()
         labelled = label_with(ddf, job, columns, choice.name, mask_pii=mask_pii)

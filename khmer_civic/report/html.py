@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from khmer_civic.io.writers import labels_from_text
 from khmer_civic.report import charts
 from khmer_civic.report.i18n import header, message, word
 from khmer_civic.report.stats import MIN_POSTS_PER_GROUP
@@ -99,7 +100,7 @@ class _Page:
             # a plain link: it leaves the page only when the reader clicks it
             return f'<td class="text"><a href="{escape(text)}" rel="noreferrer noopener">{escape(text)}</a></td>'
         if column == "topics":
-            return "<td>" + escape(", ".join(self.w(t) for t in text.split(";") if t)) + "</td>"
+            return "<td>" + escape(", ".join(self.w(t) for t in labels_from_text(text))) + "</td>"
         return f'<td class="text">{escape(text)}</td>'
 
     def table(self, table: Table | None, *, title: str | None = None, limit: int | None = None) -> list[str]:

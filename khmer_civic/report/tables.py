@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from khmer_civic.io.annotators import NO_LABEL, score_column
-from khmer_civic.report.rows import CALL_TO_ACTION, CTA_TYPE, MISSING, POST, SENTIMENT, TOPICS, Item, LabelledTable
+from khmer_civic.io.writers import labels_from_text
+from khmer_civic.report.rows import (
+    CALL_TO_ACTION,
+    CTA_TYPE,
+    MISSING,
+    POST,
+    SENTIMENT,
+    TOPICS,
+    Item,
+    LabelledTable,
+)
 from khmer_civic.report.stats import TOO_FEW_POSTS, median_interval, rate_ratio
 from khmer_civic.schema import LabelStatus, TaskSpec
 
@@ -361,7 +371,7 @@ def _most_negative(table: Table, data: LabelledTable) -> Table | None:
         candidates = [
             row for row in table.as_dicts()
             if row["comments_labelled"] >= MIN_COMMENTS_RANKED and row["topics"] is not None
-            and topic in (row["topics"].split(";") if row["topics"] else [NO_LABEL])
+            and topic in (labels_from_text(row["topics"]) or [NO_LABEL])
         ]  # fmt: skip
         candidates.sort(key=lambda r: (-r[f"{NEGATIVE}_share"], -r["comments_labelled"], str(r["post_id"])))
         for rank, row in enumerate(candidates[:MOST_NEGATIVE_PER_TOPIC], start=1):

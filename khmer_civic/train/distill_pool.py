@@ -102,7 +102,7 @@ class PoolReport:
 
 def unsegment(line: str) -> str:
     """A word-segmented line as running text: spaces between two Khmer characters removed, other
-    runs of spaces made one (the rule of training/annotation/news_web_pool.py)."""
+    runs of spaces made one (training/annotation/news_web_pool.py uses it too)."""
     return _SPACES.sub(" ", _SEGMENT_SPACE.sub("", line)).strip()
 
 

@@ -34,18 +34,16 @@ from typing import Any
 
 from annolib import genre_of, is_labelable, validate_files, write_jsonl
 
+from khmer_civic.train.distill_pool import MIN_KHMER, unsegment
+
 NEWS_FILE = "news_2019_articles.jsonl"
 WEB_FILE = "oscar_web_lines.txt"
 KHMER = "\u1780-\u17ff\u19e0-\u19ff"
 KHMER_CHAR = re.compile(f"[{KHMER}]")
-SEGMENT_SPACE = re.compile(f"(?<=[{KHMER}]) +(?=[{KHMER}])")
-SPACES = re.compile(r"[ \t]+")
-MIN_KHMER = 10
 
-
-def desegment(line: str) -> str:
-    """A CRF-segmented line as running text: spaces between two Khmer characters removed."""
-    return SPACES.sub(" ", SEGMENT_SPACE.sub("", line)).strip()
+# A CRF-segmented line as running text (spaces between two Khmer characters removed): the
+# library's rule, shared with the distillation pool.
+desegment = unsegment
 
 
 def _keep(text: str, min_khmer: int) -> bool:

@@ -123,7 +123,8 @@ def scope_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) 
 
 
 def label_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) -> list[list[str]]:
-    """One row per label of the multi-label and multi-class tasks: transformer F1 (baseline F1) per scope."""
+    """Transformer F1 (baseline F1) per scope: for multi-label and multi-class tasks their micro-F1 and
+    one row per label, for binary tasks one row for ``true``."""
     transformer, baseline = results["transformer"], results["baseline"]
     rows = []
     for name, m in transformer["overall"]["tasks"].items():
@@ -137,7 +138,8 @@ def label_rows(results: Mapping[str, Mapping[str, Any]], scopes: Sequence[str]) 
                 c = baseline[scope]["tasks"].get(name, {})
                 row.append(f"{common.fmt(t.get('micro_f1'), 3)} ({common.fmt(c.get('micro_f1'), 3)})" if t else "–")
             rows.append(row)
-        for label in labels if len(labels) > 2 else [label for label in labels if label == "true"]:
+        shown = list(labels) if len(labels) > 2 else [label for label in labels if label == "true"]
+        for label in shown:
             row = [f"{name} · {label}"]
             for scope in scopes:
                 t = transformer[scope]["tasks"].get(name, {}).get("labels", {}).get(label, {})

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+import common
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--encoder", type=Path, default=REPO / "training" / "cache" / "e5-small-cut")
+    parser.add_argument("--encoder", type=Path, default=common.REPO_ROOT / "training" / "cache" / "e5-small-cut")
     parser.add_argument("--layers", nargs="+", type=int, default=[4, 12])
     parser.add_argument("--texts", type=int, default=300, help="test texts scored (the test split)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -41,21 +39,21 @@ def main() -> None:
     from khmer_civic.model.config import load_config
     from khmer_civic.model.manifest import write_manifest
     from khmer_civic.train.export import export_onnx, measure_agreement
-    from khmer_civic.train.modeling import MultiTaskClassifier, load_encoder, load_tokenizer
+    from khmer_civic.train.modeling import (
+        MultiTaskClassifier,
+        load_encoder,
+        load_tokenizer,
+    )
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from common import machine_info, machine_line
-
-    schema = load_config(REPO / "models" / "khmer-civic-e5-small").schema
-    lines = (REPO / "training" / "data" / "splits" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    texts = [json.loads(line)["text"] for line in lines][: args.texts]
-    print(machine_line(machine_info()))
+    schema = load_config(common.DEFAULT_MODEL_DIR).schema
+    texts = common.read_texts(common.DEFAULT_SPLITS_DIR / "test.jsonl")[: args.texts]
+    tokenizer = load_tokenizer(args.encoder)
+    print(common.machine_line(common.machine_info()))
     print("| layers | graph | nodes | Attention | SkipLayerNorm | BiasGelu | MB | ms/text (1 thread, median) | same decisions |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for k in args.layers:
         torch.manual_seed(0)
         model = MultiTaskClassifier(load_encoder(args.encoder, k), schema).eval()
-        tokenizer = load_tokenizer(args.encoder)
         with tempfile.TemporaryDirectory() as tmp:
             results, classifiers = {}, {}
             for fuse in (False, True):
@@ -65,12 +63,13 @@ def main() -> None:
                 write_manifest(out)
                 classifiers[fuse] = CivicClassifier.load(out, intra_op_threads=1)
             times: dict[bool, list[float]] = {False: [], True: []}
+            probs: dict[bool, dict] = {}
             for _ in range(args.repeats):
                 for fuse in (False, True):
                     start = time.perf_counter()
-                    classifiers[fuse].score_arrays(texts)
+                    scored = classifiers[fuse].score_arrays(texts)
                     times[fuse].append((time.perf_counter() - start) * 1000 / len(texts))
-            probs = {fuse: classifiers[fuse].score_arrays(texts).probabilities for fuse in (False, True)}
+                    probs[fuse] = scored.probabilities  # per_window scores do not change between passes
             agreement = measure_agreement(probs[False], probs[True], schema)
             same = min(v["decision_agreement"] for v in agreement.tasks.values())
             for fuse in (False, True):

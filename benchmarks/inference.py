@@ -119,15 +119,9 @@ def decisions_from_probabilities(probs: Mapping[str, Any], schema: Any) -> Decis
     """Per-task decisions, one per text, from per-task probability arrays (binary: p(true)),
     by the runtime's own rule (thresholds, and a dependent task such as cta_type decided only
     where its parent holds), so the torch systems are compared with the ONNX ones like for like."""
-    import numpy as np
-
     from khmer_civic.model.runtime import decided_labels, schema_decisions
 
-    arrays = {task.name: np.asarray(probs[task.name], dtype=np.float64) for task in schema.tasks}
-    for task in schema.tasks:
-        if task.type == "binary" and arrays[task.name].ndim == 1:
-            arrays[task.name] = arrays[task.name].reshape(-1, 1)
-    decided = schema_decisions(arrays, schema)
+    decided = schema_decisions(probs, schema)  # binary p(true) as [N] or [N, 1]: runtime.decisions takes both
     return {task.name: [decided_labels(task, row) for row in decided[task.name]] for task in schema.tasks}
 
 
@@ -389,6 +383,14 @@ def mix_source_texts(splits_dir: Path, mix: str) -> list[str]:
     if not texts:
         raise ValueError(f"no text of {splits_dir / 'test.jsonl'} has an id listed in {ids_path}")
     return texts
+
+
+def build_mix(splits_dir: Path, mix: str, seed: int, limit: int = 0) -> tuple[list[str], int]:
+    """The labellable input mix of :func:`common.build_input_mix` over :func:`mix_source_texts`
+    (its first ``limit`` texts when ``limit``), and how many source texts it was built from."""
+    source = mix_source_texts(splits_dir, mix)
+    texts = common.labellable(common.build_input_mix(source, seed=seed))
+    return (texts[:limit] if limit else texts), len(source)
 
 
 def build_fp32_model_dir(model_dir: Path, fp32_graph: Path, parent: Path) -> Path:
@@ -684,13 +686,10 @@ def run_orchestrator(args: argparse.Namespace) -> int:
         return 2
     test_texts = common.read_texts(Path(args.splits) / "test.jsonl")
     try:
-        source_texts = mix_source_texts(Path(args.splits), args.mix)
+        mix, n_source = build_mix(Path(args.splits), args.mix, args.seed, args.limit)
     except (OSError, ValueError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    mix = common.labellable(common.build_input_mix(source_texts, seed=args.seed))
-    if args.limit:
-        mix = mix[: args.limit]
     systems = [s for s in args.systems.split(",") if s]
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
@@ -745,7 +744,7 @@ def run_orchestrator(args: argparse.Namespace) -> int:
         },
         "inputs": {
             "mix": args.mix,
-            "source_texts": len(source_texts),
+            "source_texts": n_source,
             **common.describe_lengths(mix, common.token_counts(model_dir, mix)),
         },
         "systems": {s: SYSTEM_TITLES[s] for s in systems},

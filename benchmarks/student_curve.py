@@ -64,24 +64,24 @@ MISSING = "–"
 # Quality: the run logs.
 
 
-def read_evals(log_path: Path) -> list[dict[str, Any]]:
+def read_evals(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The ``eval`` events of a run log, one per step (a step evaluated twice after a resume: the later)."""
     by_step: dict[int, dict[str, Any]] = {}
-    for event in common.read_jsonl(log_path):
+    for event in events:
         if event.get("event") == "eval" and "step" in event:
             by_step[int(event["step"])] = event
     return [by_step[s] for s in sorted(by_step)]
 
 
-def last_step(log_path: Path) -> int | None:
+def last_step(events: Sequence[Mapping[str, Any]]) -> int | None:
     """The highest step any event of the log mentions (None for a log without steps)."""
-    steps = [int(e["step"]) for e in common.read_jsonl(log_path) if isinstance(e.get("step"), int)]
+    steps = [int(e["step"]) for e in events if isinstance(e.get("step"), int)]
     return max(steps) if steps else None
 
 
-def total_steps(log_path: Path) -> int | None:
+def total_steps(events: Sequence[Mapping[str, Any]]) -> int | None:
     """The schedule's length as the latest ``start`` event gives it (None when not logged)."""
-    starts = [e for e in common.read_jsonl(log_path) if e.get("event") == "start" and e.get("total_steps")]
+    starts = [e for e in events if e.get("event") == "start" and e.get("total_steps")]
     return int(starts[-1]["total_steps"]) if starts else None
 
 
@@ -99,14 +99,15 @@ def run_quality(run_dir: Path, step: int) -> dict[str, Any]:
     log_path = run_dir / "log.jsonl"
     if not log_path.is_file():
         return {"run": None, "at_step": None, "best": None, "last_step": None, "total_steps": None, "eval_steps": []}
-    evals = read_evals(log_path)
+    events = common.read_jsonl(log_path)  # read once: the helpers below share it
+    evals = read_evals(events)
     at = next((e for e in evals if int(e["step"]) == step), None)
     return {
         "run": common.relative(run_dir),
         "at_step": None if at is None else {"mean": float(at["dev_mean_macro_f1"]), "tasks": dict(at["dev_macro_f1"])},
         "best": best_eval(evals),
-        "last_step": last_step(log_path),
-        "total_steps": total_steps(log_path),
+        "last_step": last_step(events),
+        "total_steps": total_steps(events),
         "eval_steps": [int(e["step"]) for e in evals],
     }
 
@@ -115,7 +116,7 @@ def teacher_quality(teacher_dir: Path, teacher_run: Path) -> dict[str, Any]:
     """The teacher's pre-calibration torch dev macro-F1 (its run log's best eval) and, as a
     reference, the calibrated int8 dev macro-F1 of its ``metrics.json``."""
     log_path = teacher_run / "log.jsonl"
-    out: dict[str, Any] = {"best": best_eval(read_evals(log_path)) if log_path.is_file() else None}
+    out: dict[str, Any] = {"best": best_eval(read_evals(common.read_jsonl(log_path))) if log_path.is_file() else None}
     metrics_path = teacher_dir / "metrics.json"
     if metrics_path.is_file():
         dev = json.loads(metrics_path.read_text(encoding="utf-8")).get("dev") or {}
@@ -134,18 +135,17 @@ def resolve(path: str | Path) -> Path:
     return given if given.is_absolute() or given.exists() else common.REPO_ROOT / given
 
 
-def student_config(recipe: Path, k: int, teacher_dir: Path, teacher_run: Path, base_model: Path | None, threads: int) -> Any:
-    """The recipe's DistillConfig with ``num_layers=k``, this teacher and its run."""
+def student_config(recipe: Any, k: int, teacher_dir: Path, teacher_run: Path, base_model: Path, threads: int) -> Any:
+    """The recipe (a DistillConfig) with ``num_layers=k``, this teacher and its run, and ``base_model``."""
     from khmer_civic.train.distill import DistillConfig
 
-    config = DistillConfig.from_json(recipe)
     settings = {
-        **config.to_dict(),
-        "name": f"{config.name}-k{k}",
+        **recipe.to_dict(),
+        "name": f"{recipe.name}-k{k}",
         "num_layers": k,
         "teacher_model": str(teacher_dir),
         "teacher_checkpoint": str(teacher_run),
-        "base_model": str(base_model or resolve(config.base_model)),
+        "base_model": str(base_model),
         "threads": threads,
         "progress": False,
     }
@@ -289,13 +289,6 @@ def _timings(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 # The command.
 
 
-def build_mix(splits: Path, mix: str, seed: int, limit: int) -> tuple[list[str], int]:
-    """The labellable input mix and how many source texts it was built from."""
-    source = inference.mix_source_texts(splits, mix)
-    texts = common.labellable(common.build_input_mix(source, seed=seed))
-    return (texts[:limit] if limit else texts), len(source)
-
-
 def teacher_layers(teacher_run: Path, fallback_base: Path | None = None) -> int | None:
     """The teacher's encoder layers, from its run's config (its own ``num_layers`` or its base
     encoder's; ``fallback_base`` when the run's base encoder path no longer exists, e.g. a run
@@ -323,10 +316,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {what}: {path} does not exist", file=sys.stderr)
             return 2
     try:
-        mix, n_source = build_mix(Path(args.splits), args.mix, args.seed, args.limit)
+        mix, n_source = inference.build_mix(Path(args.splits), args.mix, args.seed, args.limit)
     except (OSError, ValueError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from khmer_civic.train.distill import DistillConfig
+
+    recipe = DistillConfig.from_json(Path(args.recipe))
+    base_model = Path(args.base_model) if args.base_model else resolve(recipe.base_model)
     torch.set_num_threads(args.threads)
     machine = common.machine_info()
     print(common.machine_line(machine), file=sys.stderr)
@@ -337,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
         teacher_before = time_model(teacher_dir, mix, args.threads, args.repeats)
         for k in args.layers:
             print(f"k = {k}: building, exporting, timing ...", file=sys.stderr, flush=True)
-            config = student_config(Path(args.recipe), k, teacher_dir, teacher_run, args.base_model, args.threads)
+            config = student_config(recipe, k, teacher_dir, teacher_run, base_model, args.threads)
             dirs = export_student(config, Path(tmp) / f"k{k}")
             speed = {variant: time_model(d, mix, args.threads, args.repeats) for variant, d in dirs.items()}
             students.append({"k": k, "quality": run_quality(Path(args.runs) / f"k{k}", args.step), "speed": speed})
@@ -373,10 +370,7 @@ def run(args: argparse.Namespace) -> int:
         "teacher": {
             "model": common.relative(teacher_dir),
             "run": common.relative(teacher_run),
-            "layers": teacher_layers(
-                teacher_run,
-                args.base_model or resolve(json.loads(Path(args.recipe).read_text(encoding="utf-8"))["base_model"]),
-            ),
+            "layers": teacher_layers(teacher_run, base_model),
             "quality": teacher_q,
             "speed": teacher_speed,
         },

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from khmer_civic.schema import ModelSchema, TaskSpec
 from khmer_civic.text import normalize
-from khmer_civic.train.calibrate import choose_threshold
+from khmer_civic.train.calibrate import MIN_TUNING_POSITIVES, choose_threshold
 from khmer_civic.train.data import task_targets
 from khmer_civic.train.evaluate import evaluate_predictions
 
@@ -41,6 +41,7 @@ class TfidfBaseline:
         C: float = 4.0,
         class_weight: str | None = "balanced",
         seed: int = 0,
+        min_threshold_positives: int = MIN_TUNING_POSITIVES,
     ) -> None:
         self.schema = schema
         self.ngram_range = ngram_range
@@ -49,6 +50,7 @@ class TfidfBaseline:
         self.C = C
         self.class_weight = class_weight
         self.seed = seed
+        self.min_threshold_positives = min_threshold_positives
         self.vectorizer: TfidfVectorizer | None = None
         self.models: dict[str, list[LogisticRegression | float]] = {}
 
@@ -108,16 +110,19 @@ class TfidfBaseline:
     def _tune_thresholds(self, dev: Sequence[Any]) -> ModelSchema:
         probs = self.predict_proba([r["text"] for r in dev])
         specs: list[TaskSpec] = []
+        minimum = self.min_threshold_positives
         for task in self.schema.tasks:
             y, mask = task_targets(dev, task)
             keep = mask > 0
             if task.type == "multi_label":
                 thresholds = {
-                    lab: choose_threshold(probs[task.name][keep, j], y[keep, j]) for j, lab in enumerate(task.labels)
+                    lab: choose_threshold(probs[task.name][keep, j], y[keep, j], min_positives=minimum)
+                    for j, lab in enumerate(task.labels)
                 }
                 specs.append(dataclasses.replace(task, thresholds=thresholds))
             elif task.type == "binary":
-                specs.append(dataclasses.replace(task, threshold=choose_threshold(probs[task.name][keep, 0], y[keep])))
+                threshold = choose_threshold(probs[task.name][keep, 0], y[keep], min_positives=minimum)
+                specs.append(dataclasses.replace(task, threshold=threshold))
             else:
                 specs.append(task)
         return ModelSchema(tasks=tuple(specs))

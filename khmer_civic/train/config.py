@@ -94,6 +94,7 @@ class TrainConfig:
     bucket_batches: int = 50  # batches per length bucket
     calibrate: bool = True
     tune_thresholds: bool = True
+    min_threshold_positives: int = 10  # dev positives a label needs for a tuned threshold; fewer: 0.5
     log_every: int = 10
     agreement_texts: int = 500  # texts for the torch vs int8 check (test, else dev)
     progress: bool = True
@@ -105,6 +106,8 @@ class TrainConfig:
             errors.append(f"max_length {self.max_length} must be at least 3")
         elif not 1 <= self.window_stride <= self.max_length - 2:
             errors.append(f"window_stride {self.window_stride} must be between 1 and max_length - 2")
+        if self.min_threshold_positives < 1:
+            errors.append("min_threshold_positives must be positive")
         for key in ("batch_size", "eval_batch_size", "log_every", "bucket_batches"):
             if getattr(self, key) < 1:
                 errors.append(f"{key} must be positive")

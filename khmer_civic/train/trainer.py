@@ -706,7 +706,12 @@ class Trainer:
         dev = self._prepare(data["dev"], schema, training=False)
         dev_windows = self.predict_windows(dev)
         calibrated, calibration = calibrate_schema(
-            schema, dev_windows, dev.targets, fit_temp=cfg.calibrate, tune_thresholds=cfg.tune_thresholds
+            schema,
+            dev_windows,
+            dev.targets,
+            fit_temp=cfg.calibrate,
+            tune_thresholds=cfg.tune_thresholds,
+            min_positives=cfg.min_threshold_positives,
         )
         seconds = time.time() - started
         dev_probs = {task.name: text_probabilities(dev_windows, task) for task in calibrated.tasks}

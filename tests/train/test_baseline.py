@@ -46,6 +46,15 @@ def test_probability_shapes_and_thresholds_from_dev() -> None:
     assert all(0.02 <= t <= 0.98 for t in thresholds.values())
 
 
+def test_thresholds_need_enough_dev_positives() -> None:
+    train, dev = make_records(42, 0), make_records(14, 500)
+    tuned = TfidfBaseline(SCHEMA, ngram_range=(2, 5), min_threshold_positives=1).fit(train, dev)
+    untuned = TfidfBaseline(SCHEMA, ngram_range=(2, 5), min_threshold_positives=len(dev) + 1).fit(train, dev)
+    assert any(t != 0.5 for t in tuned.schema["topics"].thresholds.values())
+    assert set(untuned.schema["topics"].thresholds.values()) == {0.5}
+    assert untuned.schema["call_to_action"].threshold == 0.5
+
+
 def test_unannotated_records_are_left_out_of_training() -> None:
     train = make_records(30, 0, partial=False)
     for r in train[:10]:

@@ -67,7 +67,7 @@ def test_choose_threshold_maximises_f1() -> None:
         y = (rng.random(30) < p).astype(int)
         if y.sum() == 0:
             continue
-        t = choose_threshold(p, y, bounds=(0.0, 1.0))
+        t = choose_threshold(p, y, bounds=(0.0, 1.0), min_positives=1)
 
         def f1(th: float, p: np.ndarray = p, y: np.ndarray = y) -> float:
             pred = p >= th
@@ -80,10 +80,31 @@ def test_choose_threshold_maximises_f1() -> None:
 
 
 def test_choose_threshold_without_positives_and_bounds() -> None:
-    assert choose_threshold(np.array([0.1, 0.9]), np.array([0, 0])) == 0.5
-    assert choose_threshold(np.array([0.999, 0.9995, 0.1]), np.array([1, 1, 0])) == pytest.approx(0.5495)
+    assert choose_threshold(np.array([0.1, 0.9]), np.array([0, 0]), min_positives=1) == 0.5
+    assert choose_threshold(np.array([0.999, 0.9995, 0.1]), np.array([1, 1, 0]), min_positives=1) == pytest.approx(0.5495)
     # the best cut (0.99975) lies outside the allowed range and is clipped
-    assert choose_threshold(np.array([0.995, 0.9995, 0.999]), np.array([0, 1, 0])) == 0.98
+    assert choose_threshold(np.array([0.995, 0.9995, 0.999]), np.array([0, 1, 0]), min_positives=1) == 0.98
+
+
+def test_too_few_positives_keep_the_default_cut() -> None:
+    # 9 positives, all scored low: the F1-best cut would be 0.04, but 9 < 10 positives is too few
+    p = np.r_[np.full(9, 0.05), np.full(200, 0.03)]
+    y = np.r_[np.ones(9), np.zeros(200)]
+    assert choose_threshold(p, y, min_positives=1) == pytest.approx(0.04)
+    assert choose_threshold(p, y) == 0.5  # default min_positives = MIN_TUNING_POSITIVES = 10
+    p10, y10 = np.r_[p, 0.05], np.r_[y, 1.0]
+    assert choose_threshold(p10, y10) == pytest.approx(0.04)  # 10 positives: tuned
+
+
+def test_calibrate_task_lists_the_labels_left_untuned() -> None:
+    windows, y, mask = _synthetic(MULTI, 1.0, n=400)
+    y[:, 1] = 0
+    y[:30:3, 1] = 1  # label b: 10 positives, but every 10th row is unannotated: 9 count
+    spec, report = calibrate_task(windows, y, mask, MULTI)
+    assert report.untuned == ("b",) and spec.thresholds["b"] == 0.5
+    assert spec.thresholds["a"] != 0.5
+    spec, report = calibrate_task(windows, y, mask, MULTI, min_positives=5)
+    assert report.untuned == () and spec.thresholds["b"] != 0.5
 
 
 def test_windows_are_folded_like_the_runtime() -> None:

@@ -23,7 +23,8 @@ class_weighting             ``"sqrt"`` when a single-label or binary task's larg
 frozen_head                 tried when the scarcest task has under 30 training texts per
                             class (a multi-label task: positives per label, on average):
                             encoder embeddings + logistic regression heads, kept
-                            instead of the fine-tuned model when its dev score is higher
+                            instead of the fine-tuned model when its dev score is higher;
+                            the fine-tuned model then starts from these heads
 ==========================  =============================================================
 
 No torch here: the rule needs numpy only.

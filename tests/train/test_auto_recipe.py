@@ -186,6 +186,24 @@ def test_auto_settings_are_logged_and_the_frozen_head_is_tried(
     assert selection_score(trainer._evaluate(dev, data.schema)) == pytest.approx(expected, abs=1e-6)
 
 
+def test_fine_tuning_starts_from_the_frozen_heads(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:
+    """With the frozen-encoder candidate tried, the fine-tuned model starts from its heads: after a
+    step at a vanishing learning rate it scores on dev what the candidate scored."""
+    pytest.importorskip("torch")
+    from khmer_civic.train.trainer import Trainer
+
+    config = TrainConfig(
+        base_model=str(tiny_encoder_dir), tasks=tiny_config(tiny_encoder_dir).tasks, max_length=16, window_stride=8,
+        batch_size=8, threads=1, progress=False, frozen_head=True, max_steps=1, eval_every=1,
+        learning_rate=1e-12, head_learning_rate=1e-12, weight_decay=0.0, head_dropout=0.0,
+    )  # fmt: skip
+    data = load_annotations([splits_dir / "train.jsonl"], [splits_dir / "dev.jsonl"], [], config.tasks)
+    frozen = Trainer(config, run_dir=tmp_path / "run").train(data).frozen_head
+    assert frozen is not None and frozen["dev_score"] > 0
+    assert frozen["fine_tuned_dev_score"] == pytest.approx(frozen["dev_score"], abs=1e-6)
+    assert frozen["chosen"] is False  # a tie keeps the fine-tuned model
+
+
 def test_frozen_heads_fold_the_standardisation_and_classify_separable_features() -> None:
     pytest.importorskip("sklearn")
     from khmer_civic.train.frozen_head import fit_heads, head_logits

@@ -57,6 +57,10 @@ is ``[]``. Its scores are reported either way. ``P`` must be a task of the model
 ``given`` of its own, and ``L`` one of its labels. Training masks the task on records whose gold
 ``P`` value does not hold ``L``; evaluation scores it on those records only. Configs without
 ``given`` (every model before cta_type) behave as before.
+
+Labels written as text (a CSV or spreadsheet cell): a multi-label value is its labels joined by
+``;`` (:data:`LABEL_SEPARATOR`, read back by :func:`labels_from_text`), a binary value
+``true``/``false`` (read back by :func:`bool_from_text`, which also takes ``1``/``0``, ``yes``/``no``).
 """
 
 from __future__ import annotations
@@ -73,6 +77,27 @@ MODEL_FORMAT_VERSION = 1
 TaskType = Literal["multi_label", "single_label", "binary"]
 TASK_TYPES: tuple[str, ...] = ("multi_label", "single_label", "binary")
 
+
+
+LABEL_SEPARATOR = ";"  # between the labels of a multi-label value written as text
+TRUE_TEXTS = frozenset({"true", "1", "yes", "y", "t"})  # a binary value written as text (casefolded)
+FALSE_TEXTS = frozenset({"false", "0", "no", "n", "f"})
+
+
+def labels_from_text(text: str) -> list[str]:
+    """The labels of a multi-label value written as text (``a;b``; blank parts skipped)."""
+    return [part.strip() for part in text.split(LABEL_SEPARATOR) if part.strip()]
+
+
+def bool_from_text(text: str) -> bool | None:
+    """A binary value written as text (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``y``/``n``,
+    ``t``/``f``, any case); ``None`` for anything else."""
+    folded = text.strip().casefold()
+    if folded in TRUE_TEXTS:
+        return True
+    if folded in FALSE_TEXTS:
+        return False
+    return None
 
 
 class ModelConfigError(ValueError):

@@ -76,6 +76,7 @@ from khmer_civic.io.columns import (
 )
 from khmer_civic.io.errors import TableError
 from khmer_civic.io.formats import TableFormat
+from khmer_civic.schema import LABEL_SEPARATOR
 from khmer_civic.text.unreadable import has_lone_surrogate, replace_unreadable, replace_unreadable_in
 
 SCORE_DECIMALS = 6
@@ -141,9 +142,6 @@ def bytes_text(value: bytes) -> str:
         return "base64:" + base64.b64encode(value).decode("ascii")
 
 
-LABEL_SEPARATOR = ";"  # between the labels of a multi-label cell in CSV/TSV/XLSX
-_TRUE_TEXTS = frozenset({"true", "1", "yes"})
-_FALSE_TEXTS = frozenset({"false", "0", "no"})
 
 
 def guard_formula(text: str) -> str:
@@ -175,7 +173,7 @@ def cell_text(value: Any) -> str:
 
 
 def added_text(value: Any, kind: str) -> str:
-    """An added value as the text of a CSV/XLSX cell (read back by :func:`labels_from_text`, :func:`bool_from_text`)."""
+    """An added value as the text of a CSV/XLSX cell (read back by :func:`khmer_civic.schema.labels_from_text`, :func:`~khmer_civic.schema.bool_from_text`)."""
     if value is None:
         return ""
     if kind == LABELS:
@@ -183,21 +181,6 @@ def added_text(value: Any, kind: str) -> str:
     if kind == SCORE:
         return f"{value:.{SCORE_DECIMALS}f}"
     return cell_text(value)
-
-
-def labels_from_text(text: str) -> list[str]:
-    """The labels of a multi-label cell written as text (``a;b``; blank parts skipped): the reverse of :func:`added_text`."""
-    return [part.strip() for part in text.split(LABEL_SEPARATOR) if part.strip()]
-
-
-def bool_from_text(text: str) -> bool | None:
-    """A binary cell written as text (``true``/``false``; also ``1``/``0``, ``yes``/``no``, any case); else ``None``."""
-    folded = text.strip().casefold()
-    if folded in _TRUE_TEXTS:
-        return True
-    if folded in _FALSE_TEXTS:
-        return False
-    return None
 
 
 def _json_value(value: Any) -> Any:

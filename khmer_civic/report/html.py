@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from khmer_civic.io.writers import labels_from_text
+from khmer_civic.schema import labels_from_text
 from khmer_civic.report import charts
 from khmer_civic.report.i18n import header, message, word
 from khmer_civic.report.stats import MIN_POSTS_PER_GROUP

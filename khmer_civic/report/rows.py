@@ -27,7 +27,7 @@ from khmer_civic.io.columns import guess_text_column
 from khmer_civic.io.errors import MissingColumnError
 from khmer_civic.io.platforms import PLAIN_TABLE
 from khmer_civic.io.readers import open_table
-from khmer_civic.io.writers import bool_from_text, labels_from_text
+from khmer_civic.schema import bool_from_text, labels_from_text
 from khmer_civic.schema import LabelStatus, ModelSchema, TaskSpec
 
 # The label specification's task names, which the report's sections are about.

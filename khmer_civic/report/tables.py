@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from khmer_civic.io.annotators import NO_LABEL, score_column
-from khmer_civic.io.writers import labels_from_text
+from khmer_civic.schema import labels_from_text
 from khmer_civic.report.rows import (
     CALL_TO_ACTION,
     CTA_TYPE,

@@ -48,7 +48,9 @@ from khmer_civic.schema import (
     ModelSchema,
     TaskSpec,
     TaskType,
+    bool_from_text,
     default_schema,
+    labels_from_text,
 )
 
 if TYPE_CHECKING:
@@ -60,8 +62,6 @@ BINARY_LABELS: tuple[str, str] = ("false", "true")
 MAX_PROBLEMS_SHOWN = 60
 
 _TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CSV_TRUE = frozenset({"true", "1", "yes", "y", "t"})
-_CSV_FALSE = frozenset({"false", "0", "no", "n", "f"})
 # Cells that mean "not annotated" (case and surrounding spaces ignored), as CSV task cells.
 NULL_CELLS = frozenset({"", "null", "none", "na", "n/a"})
 
@@ -343,14 +343,12 @@ def _coerce(value: Any, task: TaskConfig, from_csv: bool) -> tuple[Any, str | No
                 except json.JSONDecodeError:
                     return None, f"{task.name}: {value!r} is not a JSON list"
             else:
-                value = [part.strip() for part in text.split(";") if part.strip()]
+                value = labels_from_text(text)
         elif task.type == "binary":
-            low = text.lower()
-            if low in _CSV_TRUE:
-                return True, None
-            if low in _CSV_FALSE:
-                return False, None
-            return None, f"{task.name}: {value!r} is not true/false"
+            flag = bool_from_text(text)
+            if flag is None:
+                return None, f"{task.name}: {value!r} is not true/false"
+            return flag, None
         else:
             value = text
     if task.type == "multi_label":

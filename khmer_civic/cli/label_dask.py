@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from khmer_civic.cli.common import UsageProblem, default_model_hint, notifier, one_line
+from khmer_civic.cli.common import UsageProblem, default_model_hint, missing_extra_problem, notifier, one_line
 from khmer_civic.cli.options import TableArgs
 
 # Table options that mean nothing on a cluster, and why (refused when given on the command line).
@@ -41,10 +41,7 @@ def check_cluster_options(scheduler: str | None, local_workers: int | None) -> N
         raise UsageProblem("give --scheduler ADDRESS or --dask-local N, not both")
     missing = missing_modules()
     if missing:
-        raise UsageProblem(
-            f"labelling on a Dask cluster needs the dask extra, which is not installed (missing: {', '.join(missing)}); "
-            f"install it with: {INSTALL_LINE}"
-        )
+        raise missing_extra_problem("label --scheduler/--dask-local", "dask", missing, INSTALL_LINE)
     ctx = click.get_current_context()
     for name, why in _NOT_ON_A_CLUSTER.items():
         source = ctx.get_parameter_source(name)

@@ -445,3 +445,18 @@ def test_tokenize_summary_rounds_once() -> None:
     summary = tokenize_summary(_result({"status/ok": 3, "tokens": 1000}))
     assert summary["tokens_per_text"] == 1000 / 3
     assert "tokens: 1,000 (333.33 per text)" in render_tokenize_summary(summary)
+
+
+def test_a_dask_run_without_the_extra_names_the_install_line(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from khmer_civic import dask as civic_dask
+
+    monkeypatch.setattr(civic_dask, "missing_modules", lambda: ["distributed"])
+    source = write_csv(tmp_path / "in.csv")
+    result = run("label", source, "--model", tiny_model_dir, "--dask-local", "1", "-o", tmp_path / "out.parquet")
+    assert result.exit_code == 2, result.output
+    line = error_line(result)
+    assert "needs the dask extra, which is not installed (missing: distributed)" in line, line
+    assert line.endswith(civic_dask.INSTALL_LINE), line
+    assert not (tmp_path / "out.parquet").exists()

@@ -229,8 +229,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     probs = classifier_probabilities(classifier, [ex.text for ex in test], batch_size)
     transformer_s = time.perf_counter() - started
-    round1_ids = set(json.loads((splits / "round1_ids.json").read_text(encoding="utf-8"))["test"]) if (
-        splits / "round1_ids.json").is_file() else set()
+    round1_ids = common.round1_test_ids(splits) or set()
     transformer = grouped_evaluation(test, probs, schema, round1_ids)
 
     started = time.perf_counter()

@@ -91,6 +91,18 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+ROUND1_IDS = "round1_ids.json"  # in a splits directory: {"test": [ids of the round-1 test texts], ...}
+
+
+def round1_test_ids(splits_dir: Path) -> set[str] | None:
+    """The ids of the round-1 test texts (``round1_ids.json["test"]`` in ``splits_dir``), or ``None``
+    when the splits have no such file."""
+    path = splits_dir / ROUND1_IDS
+    if not path.is_file():
+        return None
+    return set(json.loads(path.read_text(encoding="utf-8"))["test"])
+
+
 def read_texts(path: Path) -> list[str]:
     """The ``text`` field of every record of a JSON-lines split."""
     return [str(r["text"]) for r in read_jsonl(path)]

@@ -76,7 +76,6 @@ MIXES: dict[str, str] = {  # --mix choice -> its source texts, for the Inputs li
     "round1": "the {n} round-1 test texts (ids in round1_ids.json)",
     "test": "all {n} texts of the test split",
 }
-ROUND1_IDS = "round1_ids.json"
 
 Decisions = dict[str, list[Any]]
 
@@ -375,10 +374,10 @@ def mix_source_texts(splits_dir: Path, mix: str) -> list[str]:
         return [str(r["text"]) for r in records]
     if mix != "round1":
         raise ValueError(f"unknown mix {mix!r}; choose from {', '.join(MIXES)}")
-    ids_path = splits_dir / ROUND1_IDS
-    if not ids_path.is_file():
+    ids_path = splits_dir / common.ROUND1_IDS
+    wanted = common.round1_test_ids(splits_dir)
+    if wanted is None:
         raise FileNotFoundError(f"--mix round1 needs {ids_path}")
-    wanted = set(json.loads(ids_path.read_text(encoding="utf-8"))["test"])
     texts = [str(r["text"]) for r in records if r.get("id") in wanted]
     if not texts:
         raise ValueError(f"no text of {splits_dir / 'test.jsonl'} has an id listed in {ids_path}")

@@ -31,7 +31,11 @@
    and the teacher's temperature-softened outputs (``temperature`` T; KL divergence of the
    softmaxes for single-label tasks, binary cross-entropy of the sigmoids for multi-label and
    binary ones; times T², so its gradients keep their size whatever T); ``gold`` is the
-   trainer's own loss on the rows that have gold labels (none in the pool). A dependent task
+   trainer's own loss on the rows that have gold labels (none in the pool). With
+   ``embedding_weight`` > 0 the loss adds that weight times the mean squared error between the
+   student's and the teacher's pooled text embeddings (the teacher's ``embedding_output``,
+   scored and cached with its logits), as sentence-transformers distils an embedding model: the
+   student's last layer learns to give the representation the copied heads were trained on. A dependent task
    (cta_type, ``given`` call_to_action true) learns its soft targets only where the teacher
    decides its parent label (the teacher's calibrated call_to_action probability reaches its
    threshold), and its gold targets only where the gold parent holds, as in training.
@@ -90,7 +94,15 @@ from khmer_civic.train.trainer import Trainer, TrainResult
 Notify = Callable[[str], None]
 
 # Fields of a DistillConfig that change what a resumed run computes (beside the TrainConfig ones).
-DISTILL_RESUME_FIELDS = ("teacher_model", "teacher_checkpoint", "teacher_graph", "temperature", "alpha")
+DISTILL_RESUME_FIELDS = (
+    "teacher_model",
+    "teacher_checkpoint",
+    "teacher_graph",
+    "temperature",
+    "alpha",
+    "embedding_weight",
+)
+EMBEDDING_KEY = "__pooled__"  # the student's pooled embedding among the training outputs
 POOL_NAME = "pool.jsonl"
 POOL_META_NAME = "pool.meta.json"
 TEACHER_CACHE = "teacher"
@@ -113,6 +125,7 @@ class DistillConfig(TrainConfig):
     teacher_graph: str | None = None  # ONNX graph for the soft targets; None: teacher_model/model.onnx
     temperature: float = 2.0  # softens teacher and student outputs in the soft loss
     alpha: float = 0.7  # weight of the soft loss; 1 - alpha: the gold loss
+    embedding_weight: float = 0.0  # weight of the MSE between student and teacher pooled embeddings; 0: off
     pool_files: tuple[str, ...] = ()  # unlabelled texts (.txt lines, .jsonl "text" lines)
     pool_min_khmer: int = 10  # Khmer characters a pool text needs
     pool_max_per_file: int | None = None  # at most this many texts per pool file (seeded sample)
@@ -134,6 +147,8 @@ class DistillConfig(TrainConfig):
             errors.append(f"temperature {self.temperature} must be positive")
         if not 0.0 <= self.alpha <= 1.0:
             errors.append(f"alpha {self.alpha} must be in [0, 1]")
+        if not self.embedding_weight >= 0.0:
+            errors.append(f"embedding_weight {self.embedding_weight} must be 0 or more")
         if self.teacher_chunk_size < 1:
             errors.append("teacher_chunk_size must be positive")
         if self.pool_max_per_file is not None and self.pool_max_per_file < 1:
@@ -229,12 +244,19 @@ def cached_teacher_logits(
     graph_digest: str,
     chunk_size: int = 2000,
     batch_size: int = 32,
+    extra_outputs: Sequence[str] = (),
     notify: Notify = _silent,
 ) -> dict[str, np.ndarray]:
     """Raw teacher logits per task for ``windows``, scored ``chunk_size`` windows at a time, each
-    chunk saved under ``cache_dir`` as it is done; chunks already there (same graph, same windows)
-    are read instead of scored. Returns ``{task: [n_windows, n_outputs] float32}``."""
-    names = [task.output for task in runner.config.schema.tasks]
+    chunk saved under ``cache_dir`` as it is done; chunks already there (same graph, same windows,
+    same outputs) are read instead of scored. Returns ``{task: [n_windows, n_outputs] float32}``,
+    plus ``{name: values}`` for each of ``extra_outputs`` (other graph outputs, e.g. the pooled
+    embedding)."""
+    tasks = runner.config.schema.tasks
+    clash = sorted(set(extra_outputs) & {task.name for task in tasks})
+    if clash:
+        raise ValueError(f"extra outputs {clash} share a task's name")
+    names = [task.output for task in tasks] + [name for name in extra_outputs if name not in {t.output for t in tasks}]
     h = hashlib.sha256(graph_digest.encode())
     for window in windows:
         h.update(np.asarray(window, dtype=np.int64).tobytes() + b"|")
@@ -261,7 +283,7 @@ def cached_teacher_logits(
         for name in names:
             parts[name].append(values[name])
     by_output = {name: np.concatenate(parts[name]) if parts[name] else np.zeros((0, 1), np.float32) for name in names}
-    return {task.name: by_output[task.output] for task in runner.config.schema.tasks}
+    return {**{task.name: by_output[task.output] for task in tasks}, **{name: by_output[name] for name in extra_outputs}}
 
 
 @dataclass(frozen=True)
@@ -271,6 +293,7 @@ class SoftTargets:
 
     probs: dict[str, torch.Tensor]
     masks: dict[str, torch.Tensor]
+    embeddings: torch.Tensor | None = None  # the teacher's pooled embedding per row, when matched
 
 
 def soft_targets(logits: Mapping[str, np.ndarray], teacher: ModelSchema, temperature: float) -> SoftTargets:
@@ -359,8 +382,15 @@ class DistillTrainer(Trainer):
         return split
 
     def teacher_soft_targets(self, windows: Sequence[Sequence[int]]) -> SoftTargets:
-        """The teacher's soft targets for the training windows (cached in the run directory)."""
+        """The teacher's soft targets for the training windows (cached in the run directory), with
+        its pooled embeddings when ``embedding_weight`` > 0."""
         cfg = self.config
+        embedding = self.teacher_config.embedding_output if cfg.embedding_weight > 0 else None
+        if cfg.embedding_weight > 0 and not embedding:
+            raise ValueError(
+                f"embedding_weight needs the teacher's pooled embedding, and {cfg.teacher_model} exports none "
+                "(its config.json has no embedding_output): re-export the teacher, or set embedding_weight 0"
+            )
         if self.teacher_config.max_length != cfg.max_length:
             raise ValueError(
                 f"the teacher reads windows of {self.teacher_config.max_length} tokens, the student "
@@ -376,9 +406,22 @@ class DistillTrainer(Trainer):
             graph_digest=file_sha256(graph),
             chunk_size=cfg.teacher_chunk_size,
             batch_size=cfg.eval_batch_size,
+            extra_outputs=(embedding,) if embedding else (),
             notify=self.notify,
         )
-        return soft_targets(logits, self.teacher_config.schema, cfg.temperature)
+        soft = soft_targets(logits, self.teacher_config.schema, cfg.temperature)
+        if embedding:
+            soft = dataclasses.replace(soft, embeddings=torch.from_numpy(np.asarray(logits[embedding], np.float32)))
+        return soft
+
+    def training_outputs(
+        self, model: MultiTaskClassifier, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The logits per task, and the pooled embedding (under :data:`EMBEDDING_KEY`) when it is matched."""
+        if self.config.embedding_weight <= 0:
+            return super().training_outputs(model, input_ids, attention_mask)
+        pooled, logits = model.pooled_and_logits(input_ids, attention_mask)
+        return {**logits, EMBEDDING_KEY: pooled}
 
     def batch_loss(
         self,
@@ -388,9 +431,12 @@ class DistillTrainer(Trainer):
         schema: ModelSchema,
         weights: Mapping[str, torch.Tensor | None],
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """``alpha`` x the soft loss + (1 - ``alpha``) x the trainer's gold loss."""
+        """``alpha`` x the soft loss + (1 - ``alpha``) x the trainer's gold loss (+ ``embedding_weight``
+        x the embedding MSE)."""
         assert self.soft is not None
         cfg = self.config
+        logits = dict(logits)
+        pooled = logits.pop(EMBEDDING_KEY, None)
         gold, gold_parts = super().batch_loss(logits, rows, targets, schema, weights)
         index = torch.tensor(list(rows), dtype=torch.long)
         soft, soft_parts = distillation_loss(
@@ -402,7 +448,17 @@ class DistillTrainer(Trainer):
             cfg.task_weights,
         )
         parts = {**gold_parts, **{f"{name}_soft": value for name, value in soft_parts.items()}}
-        return cfg.alpha * soft + (1.0 - cfg.alpha) * gold, parts
+        total = cfg.alpha * soft + (1.0 - cfg.alpha) * gold
+        if pooled is not None and self.soft.embeddings is not None:
+            target = self.soft.embeddings[index]
+            if target.shape != pooled.shape:
+                raise ValueError(
+                    f"the teacher's embeddings are {tuple(target.shape[1:])} wide, the student's {tuple(pooled.shape[1:])}"
+                )
+            matched = F.mse_loss(pooled, target.to(pooled.dtype))
+            total = total + cfg.embedding_weight * matched
+            parts["embedding"] = float(matched.detach())
+        return total, parts
 
     def export_options(self) -> dict[str, Any]:
         return {"fp16_first_layers": self.config.fp16_first_layers, "fuse": self.config.fuse_graph}
@@ -516,6 +572,7 @@ def distill(
             "student_layers": config.num_layers,
             "temperature": config.temperature,
             "alpha": config.alpha,
+            "embedding_weight": config.embedding_weight,
             "pool": pool_report,
             "gold_train_texts": sum(1 for ex in data["train"] if ex.meta.get("provenance") != "pool"),
         }

@@ -567,7 +567,7 @@ class Trainer:
                 batches = length_bucketed_batches(lengths, cfg.batch_size, rng, cfg.bucket_batches)
                 for rows in batches[state.step % steps_per_epoch :]:
                     ids, mask = pad_batch([train.windows[i] for i in rows], pad)
-                    loss, parts = self.batch_loss(model(ids, mask), rows, targets, schema, weights)
+                    loss, parts = self.batch_loss(self.training_outputs(model, ids, mask), rows, targets, schema, weights)
                     loss.backward()
                     if cfg.max_grad_norm:
                         torch.nn.utils.clip_grad_norm_(
@@ -602,6 +602,13 @@ class Trainer:
                         break
         finally:
             bar.close()
+
+    def training_outputs(
+        self, model: MultiTaskClassifier, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """What :meth:`batch_loss` receives for a training batch: the logits per task (the
+        distillation trainer adds the pooled embedding)."""
+        return dict(model(input_ids, attention_mask))
 
     def batch_loss(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,8 @@ def test_config_round_trips_and_rejects_bad_values(tmp_path: Path) -> None:
     config = DistillConfig(teacher_model="t", pool_files=("a.txt",), num_layers=3, temperature=3.0)
     config.to_json(tmp_path / "c.json")
     assert DistillConfig.from_json(tmp_path / "c.json") == config
-    assert {"temperature", "alpha", "teacher_model"} <= set(config.fingerprint())
-    for bad in ({"temperature": 0}, {"alpha": 1.5}, {"num_layers": None}):
+    assert {"temperature", "alpha", "teacher_model", "embedding_weight"} <= set(config.fingerprint())
+    for bad in ({"temperature": 0}, {"alpha": 1.5}, {"num_layers": None}, {"embedding_weight": -1.0}):
         with pytest.raises(ValueError, match="bad distillation config"):
             DistillConfig(teacher_model="t", **bad)
     with pytest.raises(ValueError, match="unknown"):
@@ -226,6 +227,38 @@ def test_teacher_to_student_to_export_to_load_to_predict(distilled: tuple[Any, P
     steps = [e for e in events if e["event"] == "step"]
     assert steps and all("sentiment_soft" in e["task_loss"] for e in steps)
     assert all(np.isfinite(e["loss"]) for e in steps)
+
+
+def test_the_student_can_match_the_teachers_embeddings(
+    tiny_encoder_dir: Path, teacher: tuple[Path, Path], pool_files: list[Path], splits: Path, tmp_path: Path
+) -> None:
+    """embedding_weight > 0: the teacher's pooled embeddings are scored and cached with its logits,
+    and every step's loss has an embedding part."""
+    embedding = CivicClassifier.load(teacher[0]).config.embedding_output
+    assert embedding  # the tiny teacher exports its pooled embedding
+    config = _config(tiny_encoder_dir, teacher, pool_files, embedding_weight=1.0, max_steps=3, log_every=1)
+    distill(config, **_split_files(splits), run_dir=tmp_path / "run")
+    events = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    steps = [e for e in events if e["event"] == "step"]
+    assert len(steps) == 3 and all(e["task_loss"]["embedding"] > 0 for e in steps)
+    hidden = json.loads((tiny_encoder_dir / "config.json").read_text(encoding="utf-8"))["hidden_size"]
+    chunks = sorted((tmp_path / "run" / "teacher").glob("chunk-*.npz"))
+    assert chunks
+    with np.load(chunks[0]) as stored:
+        assert stored[embedding].shape[1] == hidden
+
+
+def test_embedding_matching_needs_a_teacher_that_exports_embeddings(
+    tiny_encoder_dir: Path, teacher: tuple[Path, Path], pool_files: list[Path], splits: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old-teacher"
+    shutil.copytree(teacher[0], old)
+    settings = json.loads((old / "config.json").read_text(encoding="utf-8"))
+    settings.pop("embedding_output")
+    (old / "config.json").write_text(json.dumps(settings), encoding="utf-8")
+    config = _config(tiny_encoder_dir, (old, teacher[1]), pool_files, embedding_weight=1.0, max_steps=1)
+    with pytest.raises(ValueError, match="embedding_output"):
+        distill(config, **_split_files(splits), run_dir=tmp_path / "run")
 
 
 def test_no_dev_or_test_text_is_in_the_student_s_training_pool(distilled: tuple[Any, Path], splits: Path) -> None:

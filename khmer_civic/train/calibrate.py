@@ -32,7 +32,7 @@ from khmer_civic.schema import ModelSchema, TaskSpec
 
 TEMPERATURE_BOUNDS: tuple[float, float] = (0.05, 20.0)
 THRESHOLD_BOUNDS: tuple[float, float] = (0.02, 0.98)
-MIN_TUNING_POSITIVES = 10  # dev positives a label needs before its threshold is tuned
+MIN_TUNING_POSITIVES = 5  # dev positives a label needs before its threshold is tuned
 DEFAULT_THRESHOLD = 0.5
 _EPS = 1e-12
 

@@ -94,7 +94,7 @@ class TrainConfig:
     bucket_batches: int = 50  # batches per length bucket
     calibrate: bool = True
     tune_thresholds: bool = True
-    min_threshold_positives: int = 10  # dev positives a label needs for a tuned threshold; fewer: 0.5
+    min_threshold_positives: int = 5  # dev positives a label needs for a tuned threshold; fewer: 0.5
     log_every: int = 10
     agreement_texts: int = 500  # texts for the torch vs int8 check (test, else dev)
     progress: bool = True

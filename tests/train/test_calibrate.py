@@ -87,23 +87,24 @@ def test_choose_threshold_without_positives_and_bounds() -> None:
 
 
 def test_too_few_positives_keep_the_default_cut() -> None:
-    # 9 positives, all scored low: the F1-best cut would be 0.04, but 9 < 10 positives is too few
-    p = np.r_[np.full(9, 0.05), np.full(200, 0.03)]
-    y = np.r_[np.ones(9), np.zeros(200)]
+    # 4 positives, all scored low: the F1-best cut would be 0.04, but 4 < 5 positives is too few
+    p = np.r_[np.full(4, 0.05), np.full(200, 0.03)]
+    y = np.r_[np.ones(4), np.zeros(200)]
     assert choose_threshold(p, y, min_positives=1) == pytest.approx(0.04)
-    assert choose_threshold(p, y) == 0.5  # default min_positives = MIN_TUNING_POSITIVES = 10
-    p10, y10 = np.r_[p, 0.05], np.r_[y, 1.0]
-    assert choose_threshold(p10, y10) == pytest.approx(0.04)  # 10 positives: tuned
+    assert choose_threshold(p, y) == 0.5  # default min_positives = MIN_TUNING_POSITIVES = 5
+    p5, y5 = np.r_[p, 0.05], np.r_[y, 1.0]
+    assert choose_threshold(p5, y5) == pytest.approx(0.04)  # 5 positives: tuned
+    assert choose_threshold(p5, y5, min_positives=10) == 0.5
 
 
 def test_calibrate_task_lists_the_labels_left_untuned() -> None:
     windows, y, mask = _synthetic(MULTI, 1.0, n=400)
     y[:, 1] = 0
-    y[:30:3, 1] = 1  # label b: 10 positives, but every 10th row is unannotated: 9 count
+    y[:15:3, 1] = 1  # label b: 5 positives, but every 10th row is unannotated (row 0): 4 count
     spec, report = calibrate_task(windows, y, mask, MULTI)
     assert report.untuned == ("b",) and spec.thresholds["b"] == 0.5
     assert spec.thresholds["a"] != 0.5
-    spec, report = calibrate_task(windows, y, mask, MULTI, min_positives=5)
+    spec, report = calibrate_task(windows, y, mask, MULTI, min_positives=3)
     assert report.untuned == () and spec.thresholds["b"] != 0.5
 
 

@@ -377,7 +377,9 @@ class Trainer:
 
         meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
         saved, now = meta["config"], _plain(self.config.fingerprint())
-        changed = sorted(k for k in now if saved.get(k) != now[k])
+        # a field newer than the checkpoint is unchanged when it has its default value
+        defaults = _plain({k: _field_default(self.config, k) for k in now if k not in saved})
+        changed = sorted(k for k in now if saved.get(k, defaults.get(k)) != now[k])
         if changed:
             raise ValueError(f"cannot resume from {path}: the config changed in {changed}; start a new run instead")
         if meta["data"] != data_key:
@@ -860,6 +862,17 @@ def _jsonable_random_state(state: tuple[Any, ...]) -> list[Any]:
 
 def _random_state_from_json(data: list[Any]) -> tuple[Any, ...]:
     return (data[0], tuple(data[1]), data[2])
+
+
+def _field_default(config: TrainConfig, name: str) -> Any:
+    """The default value of the config field ``name`` (``None`` when it has none)."""
+    for f in dataclasses.fields(config):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    return None
 
 
 def _data_fingerprint(data: AnnotatedData) -> str:

@@ -150,6 +150,18 @@ def test_resume_continues_exactly(tiny_encoder_dir: Path, splits_dir: Path, tmp_
     with pytest.raises(ValueError, match="learning_rate"):
         Trainer(changed, run_dir=tmp_path / "resumed").train(data, resume=True)
 
+    # a checkpoint written before a recipe field existed resumes while the field has its default
+    state_path = tmp_path / "resumed" / "checkpoints" / "last" / "state.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    del state["config"]["warmup_ratio"]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    assert config.warmup_ratio == TrainConfig.warmup_ratio
+    again = Trainer(config, run_dir=tmp_path / "resumed").train(data, resume=True)
+    assert again.history == straight.history
+    other = TrainConfig(**{**config.__dict__, "warmup_ratio": 0.3})
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        Trainer(other, run_dir=tmp_path / "resumed").train(data, resume=True)
+
 
 def test_validation_happens_before_any_model_is_loaded(tmp_path: Path) -> None:
     rows = make_records(10, partial=False)

@@ -85,6 +85,7 @@ class TrainConfig:
     min_epochs: float | str | None = AUTO  # epochs trained before early stopping may stop; None: 0
     eval_every: int | str | None = AUTO  # steps between dev evaluations; None: once per epoch
     frozen_head: bool | str = AUTO  # also try encoder embeddings + logistic regression heads; kept if better on dev
+    probe_heads: bool | str = AUTO  # start the heads from logistic regressions on the untouched encoder's embeddings
     checkpoint_every: int | None = None  # steps between checkpoints; None: at each evaluation
     checkpoint_dir: str | None = None  # None: <run_dir>/checkpoints
     seed: int = 13
@@ -131,8 +132,9 @@ class TrainConfig:
             errors.append("learning_rate must be positive")
         if self.min_epochs is not None and not isinstance(self.min_epochs, str) and self.min_epochs < 0:
             errors.append("min_epochs must be 0 or more, null or \"auto\"")
-        if self.frozen_head not in (True, False, AUTO):
-            errors.append(f"frozen_head {self.frozen_head!r} must be true, false or \"auto\"")
+        for key in ("frozen_head", "probe_heads"):
+            if getattr(self, key) not in (True, False, AUTO):
+                errors.append(f"{key} {getattr(self, key)!r} must be true, false or \"auto\"")
         for task, weight in self.exercise_prompt_weights.items():
             if not 0.0 <= float(weight) <= 1.0:
                 errors.append(f"exercise_prompt_weights[{task!r}] {weight} must be in [0, 1]")

@@ -139,6 +139,9 @@ class DistillConfig(TrainConfig):
         if self.frozen_head not in (False, None):
             # the frozen-encoder candidate would swap the student for the base encoder: never for a student
             self.frozen_head = False
+        if self.probe_heads not in (False, None):
+            # the student starts from the teacher's heads, not from a probe of the base encoder
+            self.probe_heads = False
         super().__post_init__()
         errors = []
         if self.num_layers is None:

@@ -25,8 +25,8 @@ not file names. What :meth:`Trainer.train` does, in order:
    after ``early_stopping_patience`` evaluations without improvement, never before
    ``min_epochs`` epochs; the best dev checkpoint is kept; with ``frozen_head`` the base
    encoder with logistic regression heads (:mod:`.frozen_head`) is a second candidate, kept
-   when its dev score is higher, and the fine-tuned model starts from its heads (linear
-   probing, then fine-tuning);
+   when its dev score is higher; with ``probe_heads`` the fine-tuned model starts from those
+   logistic regression heads (linear probing, then fine-tuning);
 4. fits a temperature per task and the decision thresholds on dev (:mod:`.calibrate`);
 5. exports the int8 ONNX model directory (:mod:`.export`), scores dev and test with it through
    the inference runtime, and writes metrics.json, MODEL_CARD.md and manifest.json.
@@ -425,11 +425,12 @@ class Trainer:
         train = self._prepare(data["train"], schema, training=True)
         dev = self._prepare(data["dev"], schema, training=False)
         data_key = _data_fingerprint(data)
-        candidate = self._frozen_candidate(train, dev, schema) if cfg.frozen_head else None
-        if candidate is not None:
-            # linear probing, then fine-tuning: the fine-tuned model starts from the frozen heads, so
-            # fine-tuning improves on them task by task instead of starting from random heads
-            set_heads(model, candidate.heads)
+        probe = self._frozen_candidate(train, dev, schema) if (cfg.frozen_head or cfg.probe_heads) else None
+        if probe is not None and cfg.probe_heads:
+            # linear probing, then fine-tuning: the heads start from the probe's logistic
+            # regressions, so fine-tuning improves on them instead of starting from random heads
+            set_heads(model, probe.heads)
+        candidate = probe if cfg.frozen_head else None
 
         weights = {
             task.name: label_weights(*train.targets[task.name], task, cfg.class_weighting, cfg.max_class_weight)

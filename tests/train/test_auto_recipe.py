@@ -57,6 +57,7 @@ def test_the_rule_picks_the_documented_settings(
     assert config.min_epochs == min_epochs
     assert config.class_weighting == "none"  # balanced classes
     assert config.frozen_head is False  # 100 texts per class
+    assert config.probe_heads is (n_train < 3_000)  # heads from a linear probe under 3,000 texts
     assert set(notes) == set(AUTO_FIELDS)
     assert notes["epochs"] == f"{epochs} (auto: {n_train:,} training texts)"
     assert not [name for name in AUTO_FIELDS if getattr(config, name) == AUTO]
@@ -74,6 +75,10 @@ def test_imbalance_and_scarcity_switch_class_weights_and_the_frozen_head() -> No
     assert resolve_auto(TrainConfig(), profile(700, imbalance=2.9, rarest=0.2))[0].class_weighting == "none"
     assert resolve_auto(TrainConfig(), profile(120, per_class=29))[0].frozen_head is True
     assert resolve_auto(TrainConfig(), profile(120, per_class=30))[0].frozen_head is False
+    # the frozen head, when tried, always brings the probe's heads as the fine-tuned model's start
+    assert resolve_auto(TrainConfig(frozen_head=True), profile(5_000))[0].probe_heads is True
+    assert resolve_auto(TrainConfig(), profile(5_000))[0].probe_heads is False
+    assert resolve_auto(TrainConfig(probe_heads=True), profile(5_000))[0].probe_heads is True
 
 
 def test_explicit_values_win() -> None:
@@ -86,6 +91,7 @@ def test_explicit_values_win() -> None:
         eval_every=25,
         class_weighting="balanced",
         frozen_head=False,
+        probe_heads=False,
     )
     resolved, notes = resolve_auto(given, profile(40, per_class=5, imbalance=9))
     assert resolved == given and notes == {}
@@ -96,12 +102,13 @@ def test_explicit_values_win() -> None:
 
 
 def test_the_shipped_recipe_keeps_its_settings() -> None:
-    """training/configs/default.json sets every setting the rule chooses except two, which cannot
-    change its run: min_epochs 3 (its patience of 2 cannot stop before 3 evaluations) and no frozen head."""
+    """training/configs/default.json sets every setting the rule chooses except three, which cannot
+    change its run: min_epochs 3 (its patience of 2 cannot stop before 3 evaluations), no frozen head
+    and no probe heads (6,341 texts)."""
     shipped = TrainConfig.from_json(REPO / "training" / "configs" / "default.json")
     resolved, notes = resolve_auto(shipped, profile(6_341, per_class=110, imbalance=5.4, rarest=0.015))
-    assert set(notes) == {"min_epochs", "frozen_head"}
-    assert resolved.min_epochs == 3 and resolved.frozen_head is False
+    assert set(notes) == {"min_epochs", "frozen_head", "probe_heads"}
+    assert resolved.min_epochs == 3 and resolved.frozen_head is False and resolved.probe_heads is False
     assert shipped.early_stopping_patience is not None and shipped.early_stopping_patience + 1 >= resolved.min_epochs
     assert {k: v for k, v in resolved.to_dict().items() if k not in notes} == {
         k: v for k, v in shipped.to_dict().items() if k not in notes
@@ -114,6 +121,8 @@ def test_config_accepts_auto_and_rejects_other_words() -> None:
         TrainConfig.from_dict({"epochs": "many"})
     with pytest.raises(ValueError, match="frozen_head"):
         TrainConfig.from_dict({"frozen_head": "sometimes"})
+    with pytest.raises(ValueError, match="probe_heads"):
+        TrainConfig.from_dict({"probe_heads": "maybe"})
     with pytest.raises(ValueError, match="min_epochs"):
         TrainConfig(min_epochs=-1)
 
@@ -187,8 +196,9 @@ def test_auto_settings_are_logged_and_the_frozen_head_is_tried(
 
 
 def test_fine_tuning_starts_from_the_frozen_heads(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:
-    """With the frozen-encoder candidate tried, the fine-tuned model starts from its heads: after a
-    step at a vanishing learning rate it scores on dev what the candidate scored."""
+    """With the frozen-encoder candidate tried (and probe_heads, which it implies under "auto"), the
+    fine-tuned model starts from its heads: after a step at a vanishing learning rate it scores on
+    dev what the candidate scored. Without probe_heads it does not."""
     pytest.importorskip("torch")
     from khmer_civic.train.trainer import Trainer
 
@@ -202,6 +212,9 @@ def test_fine_tuning_starts_from_the_frozen_heads(tiny_encoder_dir: Path, splits
     assert frozen is not None and frozen["dev_score"] > 0
     assert frozen["fine_tuned_dev_score"] == pytest.approx(frozen["dev_score"], abs=1e-6)
     assert frozen["chosen"] is False  # a tie keeps the fine-tuned model
+    random_start = TrainConfig(**{**config.__dict__, "probe_heads": False})
+    frozen = Trainer(random_start, run_dir=tmp_path / "run2").train(data).frozen_head
+    assert frozen is not None and frozen["fine_tuned_dev_score"] != pytest.approx(frozen["dev_score"], abs=1e-6)
 
 
 def test_frozen_heads_fold_the_standardisation_and_classify_separable_features() -> None:

@@ -425,7 +425,7 @@ class Trainer:
         train = self._prepare(data["train"], schema, training=True)
         dev = self._prepare(data["dev"], schema, training=False)
         data_key = _data_fingerprint(data)
-        probe = self._frozen_candidate(train, dev, schema) if (cfg.frozen_head or cfg.probe_heads) else None
+        probe = self._linear_probe(train, dev, schema) if (cfg.frozen_head or cfg.probe_heads) else None
         if probe is not None and cfg.probe_heads:
             # linear probing, then fine-tuning: the heads start from the probe's logistic
             # regressions, so fine-tuning improves on them instead of starting from random heads
@@ -505,9 +505,10 @@ class Trainer:
             log.close()
         return state
 
-    def _frozen_candidate(self, train: _Split, dev: _Split, schema: ModelSchema) -> FrozenHeads:
+    def _linear_probe(self, train: _Split, dev: _Split, schema: ModelSchema) -> FrozenHeads:
         """Logistic regression heads on the untouched encoder's embeddings (train: first windows;
-        dev: every window, folded per text), ``C`` chosen on dev. Uses no random numbers."""
+        dev: every window, folded per text), ``C`` chosen on dev: the frozen-encoder candidate and
+        the fine-tuned model's starting heads. Uses no random numbers."""
         assert self.model is not None
         pad, batch = self.token_ids["pad_token_id"], self.config.eval_batch_size
         return fit_frozen_heads(

@@ -57,7 +57,7 @@ def test_the_rule_picks_the_documented_settings(
     assert config.min_epochs == min_epochs
     assert config.class_weighting == "none"  # balanced classes
     assert config.frozen_head is False  # 100 texts per class
-    assert config.probe_heads is (n_train < 3_000)  # heads from a linear probe under 3,000 texts
+    assert config.probe_heads is False  # only with the frozen head
     assert set(notes) == set(AUTO_FIELDS)
     assert notes["epochs"] == f"{epochs} (auto: {n_train:,} training texts)"
     assert not [name for name in AUTO_FIELDS if getattr(config, name) == AUTO]
@@ -76,8 +76,9 @@ def test_imbalance_and_scarcity_switch_class_weights_and_the_frozen_head() -> No
     assert resolve_auto(TrainConfig(), profile(120, per_class=29))[0].frozen_head is True
     assert resolve_auto(TrainConfig(), profile(120, per_class=30))[0].frozen_head is False
     # the frozen head, when tried, always brings the probe's heads as the fine-tuned model's start
+    assert resolve_auto(TrainConfig(), profile(120, per_class=29))[0].probe_heads is True
     assert resolve_auto(TrainConfig(frozen_head=True), profile(5_000))[0].probe_heads is True
-    assert resolve_auto(TrainConfig(), profile(5_000))[0].probe_heads is False
+    assert resolve_auto(TrainConfig(), profile(300, per_class=41))[0].probe_heads is False
     assert resolve_auto(TrainConfig(probe_heads=True), profile(5_000))[0].probe_heads is True
 
 
@@ -104,7 +105,7 @@ def test_explicit_values_win() -> None:
 def test_the_shipped_recipe_keeps_its_settings() -> None:
     """training/configs/default.json sets every setting the rule chooses except three, which cannot
     change its run: min_epochs 3 (its patience of 2 cannot stop before 3 evaluations), no frozen head
-    and no probe heads (6,341 texts)."""
+    and so no probe heads."""
     shipped = TrainConfig.from_json(REPO / "training" / "configs" / "default.json")
     resolved, notes = resolve_auto(shipped, profile(6_341, per_class=110, imbalance=5.4, rarest=0.015))
     assert set(notes) == {"min_epochs", "frozen_head", "probe_heads"}

@@ -102,11 +102,12 @@ def test_run_directory_logs_and_checkpoints(trained, tiny_encoder_dir: Path) -> 
     assert (run / "reports" / "test.md").is_file() and (run / "reports" / "test-reliability-sentiment.png").is_file()
     best = max(evals, key=lambda e: e["dev_mean_macro_f1"])
     assert result.best_step == best["step"]
-    # the run's config.json is the recipe with its "auto" settings resolved (tiny_config leaves two)
+    # the run's config.json is the recipe with its "auto" settings resolved (tiny_config leaves three)
     resolved = TrainConfig.from_json(run / "config.json")
-    assert resolved == tiny_config(tiny_encoder_dir, min_epochs=2, frozen_head=True)
+    assert resolved == tiny_config(tiny_encoder_dir, min_epochs=2, frozen_head=True, probe_heads=True)
     log = (run / "train.log").read_text(encoding="utf-8")
     assert "min_epochs 2 (auto: half of 3 planned epochs)" in log and "frozen_head True (auto:" in log
+    assert "probe_heads True (auto: the frozen-encoder head is tried)" in log
 
 
 def test_identical_seeds_give_identical_metrics(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:

@@ -162,6 +162,12 @@ def _confidence_pairs(
     return p.reshape(-1), y.reshape(-1).astype(np.float64)
 
 
+def too_few_positives(positives: np.ndarray, min_positives: int = MIN_TUNING_POSITIVES) -> bool:
+    """Whether these examples hold too few positives (none, or under ``min_positives``) to tune a cut on."""
+    n_pos = float(np.asarray(positives, dtype=np.float64).sum())
+    return n_pos == 0 or n_pos < min_positives
+
+
 def choose_threshold(
     probs: np.ndarray,
     positives: np.ndarray,
@@ -177,9 +183,9 @@ def choose_threshold(
     """
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     y = np.asarray(positives, dtype=np.float64).reshape(-1)
-    n_pos = y.sum()
-    if len(p) == 0 or n_pos == 0 or n_pos < min_positives:
+    if len(p) == 0 or too_few_positives(y, min_positives):
         return DEFAULT_THRESHOLD
+    n_pos = y.sum()
     order = np.argsort(-p, kind="stable")
     p_sorted, y_sorted = p[order], y[order]
     tp = np.cumsum(y_sorted)
@@ -236,11 +242,11 @@ def calibrate_task(
     if tune_thresholds and task.type == "multi_label":
         for j, label in enumerate(task.labels):
             thresholds[label] = choose_threshold(after[keep, j], y[:, j], min_positives=min_positives)
-            if y[:, j].sum() < min_positives:
+            if too_few_positives(y[:, j], min_positives):
                 untuned.append(label)
     elif tune_thresholds and task.type == "binary":
         threshold = choose_threshold(after[keep, 0], y, min_positives=min_positives)
-        if y.sum() < min_positives:
+        if too_few_positives(y, min_positives):
             untuned.append(task.labels[-1])
     spec = dataclasses.replace(
         task,

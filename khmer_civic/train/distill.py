@@ -259,7 +259,8 @@ def cached_teacher_logits(
     clash = sorted(set(extra_outputs) & {task.name for task in tasks})
     if clash:
         raise ValueError(f"extra outputs {clash} share a task's name")
-    names = [task.output for task in tasks] + [name for name in extra_outputs if name not in {t.output for t in tasks}]
+    names = [task.output for task in tasks]
+    names += [name for name in extra_outputs if name not in names]
     h = hashlib.sha256(graph_digest.encode())
     for window in windows:
         h.update(np.asarray(window, dtype=np.int64).tobytes() + b"|")

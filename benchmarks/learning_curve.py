@@ -77,6 +77,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, help="models and runs [a temporary directory]")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "learning_curve.json")
     parser.add_argument("--label", default="", help="name of this data set in the results")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue each run from its checkpoints in --work-dir (a finished run is only calibrated, "
+        "exported and scored again: e.g. after a change to calibration); the row's CPU minutes are then "
+        "this invocation's only",
+    )
     args = parser.parse_args(argv)
     if args.csv is None and not (args.train and args.dev and args.test):
         parser.error("pass --train, --dev and --test, or --csv")
@@ -163,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = "auto" if recipe == "auto" else Path(recipe).stem
             wall, started = time.time(), cpu_seconds()
             trainer = Trainer(config, run_dir=work / f"run-{n}-{name}")
-            result = trainer.train(data, work / f"model-{n}-{name}")
+            result = trainer.train(data, work / f"model-{n}-{name}", resume=args.resume)
             cpu = cpu_seconds() - started
             test = result.metrics["test"]
             row = {
@@ -191,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "auto": result.auto,
                 "frozen_head": result.frozen_head,
                 "threads": args.threads,
+                "resumed": args.resume,
             }
             results.append(row)
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,11 @@ written to config.json are the ones that are best for the shipped decision rule.
 - :func:`choose_threshold`: the probability cut that maximises F1 of one binary decision, tuned
   only where dev has at least ``MIN_TUNING_POSITIVES`` positives (a cut chosen on three or four
   positives follows their noise: a label with 3 dev positives got a cut of 0.02 and 35 false
-  positives on test); with fewer, the calibrated default 0.5.
+  positives on test); with fewer, the calibrated default 0.5. A tuned cut is then pulled toward
+  0.5 in proportion to how few positives chose it: ``0.5 + (cut - 0.5) * n / (n + k)`` with ``n``
+  dev positives and ``k = THRESHOLD_SHRINKAGE`` (10). With 11-14 positives (a 100-text dev set)
+  the best-F1 cut lands low, trading precision for recall that does not hold on new texts; with
+  hundreds of positives the pull is negligible.
 - :func:`expected_calibration_error`: ECE with equal-width bins. For single_label tasks it
   compares the top label's probability with its accuracy; for multi_label and binary tasks
   every (text, label) probability is compared with the observed frequency of that label.
@@ -33,6 +37,7 @@ from khmer_civic.schema import ModelSchema, TaskSpec
 TEMPERATURE_BOUNDS: tuple[float, float] = (0.05, 20.0)
 THRESHOLD_BOUNDS: tuple[float, float] = (0.02, 0.98)
 MIN_TUNING_POSITIVES = 5  # dev positives a label needs before its threshold is tuned
+THRESHOLD_SHRINKAGE = 10.0  # pseudo-positives pulling a tuned cut toward 0.5: 0.5 + (cut - 0.5) * n / (n + k)
 DEFAULT_THRESHOLD = 0.5
 _EPS = 1e-12
 
@@ -174,12 +179,15 @@ def choose_threshold(
     bounds: tuple[float, float] = THRESHOLD_BOUNDS,
     *,
     min_positives: int = MIN_TUNING_POSITIVES,
+    shrinkage: float = THRESHOLD_SHRINKAGE,
 ) -> float:
-    """The cut ``t`` (predict positive when ``p >= t``) with the highest F1 on these examples.
+    """The cut ``t`` (predict positive when ``p >= t``) with the highest F1 on these examples,
+    pulled toward 0.5 by ``shrinkage`` pseudo-positives.
 
     Cuts lie halfway between consecutive distinct probabilities; among equally good cuts the one
-    nearest 0.5 wins. With fewer than ``min_positives`` positive examples (none included) the
-    answer is 0.5: too few positives to choose a cut from.
+    nearest 0.5 wins. The answer is ``0.5 + (best - 0.5) * n / (n + shrinkage)`` for ``n``
+    positives (``shrinkage=0``: the best cut itself). With fewer than ``min_positives`` positive
+    examples (none included) the answer is 0.5: too few positives to choose a cut from.
     """
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     y = np.asarray(positives, dtype=np.float64).reshape(-1)
@@ -197,8 +205,9 @@ def choose_threshold(
     cuts = (p_sorted + nxt) / 2
     best_f1 = f1[valid].max()
     good = valid & np.isclose(f1, best_f1, rtol=0, atol=1e-12)
-    cut = float(cuts[good][np.argmin(np.abs(cuts[good] - 0.5))])
-    return float(np.clip(cut, *bounds))
+    cut = float(np.clip(cuts[good][np.argmin(np.abs(cuts[good] - 0.5))], *bounds))
+    pull = float(n_pos) / (float(n_pos) + max(float(shrinkage), 0.0))
+    return DEFAULT_THRESHOLD + (cut - DEFAULT_THRESHOLD) * pull
 
 
 @dataclass(frozen=True)
@@ -227,10 +236,12 @@ def calibrate_task(
     fit_temp: bool = True,
     tune_thresholds: bool = True,
     min_positives: int = MIN_TUNING_POSITIVES,
+    shrinkage: float = THRESHOLD_SHRINKAGE,
     n_bins: int = 10,
 ) -> tuple[TaskSpec, TaskCalibration]:
     """Fit a task's temperature, then its thresholds on the calibrated probabilities (a label's
-    threshold only when dev has ``min_positives`` of its positives; else 0.5)."""
+    threshold only when dev has ``min_positives`` of its positives, else 0.5; pulled toward 0.5 by
+    ``shrinkage``: see :func:`choose_threshold`)."""
     before = text_probabilities(windows, task, 1.0)
     temperature = fit_temperature(windows, targets, mask, task) if fit_temp else 1.0
     after = text_probabilities(windows, task, temperature)
@@ -241,11 +252,13 @@ def calibrate_task(
     y = np.asarray(targets)[keep]
     if tune_thresholds and task.type == "multi_label":
         for j, label in enumerate(task.labels):
-            thresholds[label] = choose_threshold(after[keep, j], y[:, j], min_positives=min_positives)
+            thresholds[label] = choose_threshold(
+                after[keep, j], y[:, j], min_positives=min_positives, shrinkage=shrinkage
+            )
             if too_few_positives(y[:, j], min_positives):
                 untuned.append(label)
     elif tune_thresholds and task.type == "binary":
-        threshold = choose_threshold(after[keep, 0], y, min_positives=min_positives)
+        threshold = choose_threshold(after[keep, 0], y, min_positives=min_positives, shrinkage=shrinkage)
         if too_few_positives(y, min_positives):
             untuned.append(task.labels[-1])
     spec = dataclasses.replace(
@@ -275,6 +288,7 @@ def calibrate_schema(
     fit_temp: bool = True,
     tune_thresholds: bool = True,
     min_positives: int = MIN_TUNING_POSITIVES,
+    shrinkage: float = THRESHOLD_SHRINKAGE,
 ) -> tuple[ModelSchema, dict[str, TaskCalibration]]:
     """:func:`calibrate_task` for every task; ``targets`` maps task -> (targets, mask)."""
     specs = []
@@ -282,7 +296,14 @@ def calibrate_schema(
     for task in schema.tasks:
         y, m = targets[task.name]
         spec, report = calibrate_task(
-            windows, y, m, task, fit_temp=fit_temp, tune_thresholds=tune_thresholds, min_positives=min_positives
+            windows,
+            y,
+            m,
+            task,
+            fit_temp=fit_temp,
+            tune_thresholds=tune_thresholds,
+            min_positives=min_positives,
+            shrinkage=shrinkage,
         )
         specs.append(spec)
         reports[task.name] = report

@@ -96,6 +96,7 @@ class TrainConfig:
     calibrate: bool = True
     tune_thresholds: bool = True
     min_threshold_positives: int = 5  # dev positives a label needs for a tuned threshold; fewer: 0.5
+    threshold_shrinkage: float = 10.0  # pseudo-positives pulling a tuned threshold toward 0.5; 0: none
     log_every: int = 10
     agreement_texts: int = 500  # texts for the torch vs int8 check (test, else dev)
     progress: bool = True
@@ -109,6 +110,8 @@ class TrainConfig:
             errors.append(f"window_stride {self.window_stride} must be between 1 and max_length - 2")
         if self.min_threshold_positives < 1:
             errors.append("min_threshold_positives must be positive")
+        if not self.threshold_shrinkage >= 0:
+            errors.append("threshold_shrinkage must be 0 or more")
         for key in ("batch_size", "eval_batch_size", "log_every", "bucket_batches"):
             if getattr(self, key) < 1:
                 errors.append(f"{key} must be positive")

@@ -728,6 +728,7 @@ class Trainer:
             fit_temp=cfg.calibrate,
             tune_thresholds=cfg.tune_thresholds,
             min_positives=cfg.min_threshold_positives,
+            shrinkage=cfg.threshold_shrinkage,
         )
         seconds = time.time() - started
         dev_probs = {task.name: text_probabilities(dev_windows, task) for task in calibrated.tasks}

@@ -67,7 +67,7 @@ def test_choose_threshold_maximises_f1() -> None:
         y = (rng.random(30) < p).astype(int)
         if y.sum() == 0:
             continue
-        t = choose_threshold(p, y, bounds=(0.0, 1.0), min_positives=1)
+        t = choose_threshold(p, y, bounds=(0.0, 1.0), min_positives=1, shrinkage=0)
 
         def f1(th: float, p: np.ndarray = p, y: np.ndarray = y) -> float:
             pred = p >= th
@@ -81,20 +81,37 @@ def test_choose_threshold_maximises_f1() -> None:
 
 def test_choose_threshold_without_positives_and_bounds() -> None:
     assert choose_threshold(np.array([0.1, 0.9]), np.array([0, 0]), min_positives=1) == 0.5
-    assert choose_threshold(np.array([0.999, 0.9995, 0.1]), np.array([1, 1, 0]), min_positives=1) == pytest.approx(0.5495)
+    exact = {"min_positives": 1, "shrinkage": 0}
+    assert choose_threshold(np.array([0.999, 0.9995, 0.1]), np.array([1, 1, 0]), **exact) == pytest.approx(0.5495)
     # the best cut (0.99975) lies outside the allowed range and is clipped
-    assert choose_threshold(np.array([0.995, 0.9995, 0.999]), np.array([0, 1, 0]), min_positives=1) == 0.98
+    assert choose_threshold(np.array([0.995, 0.9995, 0.999]), np.array([0, 1, 0]), **exact) == 0.98
 
 
 def test_too_few_positives_keep_the_default_cut() -> None:
     # 4 positives, all scored low: the F1-best cut would be 0.04, but 4 < 5 positives is too few
     p = np.r_[np.full(4, 0.05), np.full(200, 0.03)]
     y = np.r_[np.ones(4), np.zeros(200)]
-    assert choose_threshold(p, y, min_positives=1) == pytest.approx(0.04)
-    assert choose_threshold(p, y) == 0.5  # default min_positives = MIN_TUNING_POSITIVES = 5
+    assert choose_threshold(p, y, min_positives=1, shrinkage=0) == pytest.approx(0.04)
+    assert choose_threshold(p, y, shrinkage=0) == 0.5  # default min_positives = MIN_TUNING_POSITIVES = 5
     p5, y5 = np.r_[p, 0.05], np.r_[y, 1.0]
-    assert choose_threshold(p5, y5) == pytest.approx(0.04)  # 5 positives: tuned
-    assert choose_threshold(p5, y5, min_positives=10) == 0.5
+    assert choose_threshold(p5, y5, shrinkage=0) == pytest.approx(0.04)  # 5 positives: tuned
+    assert choose_threshold(p5, y5, min_positives=10, shrinkage=0) == 0.5
+
+
+def test_a_cut_chosen_on_few_positives_is_pulled_toward_half() -> None:
+    # the F1-best cut is 0.04 both times; 5 positives pull it two thirds of the way back to 0.5
+    # (5 / (5 + 10) of the distance kept), 500 positives hardly at all
+    few_p = np.r_[np.full(5, 0.05), np.full(200, 0.03)]
+    few_y = np.r_[np.ones(5), np.zeros(200)]
+    assert choose_threshold(few_p, few_y) == pytest.approx(0.5 - 0.46 * 5 / 15)
+    assert choose_threshold(few_p, few_y, shrinkage=5) == pytest.approx(0.5 - 0.46 * 5 / 10)
+    many_p = np.r_[np.full(500, 0.05), np.full(2000, 0.03)]
+    many_y = np.r_[np.ones(500), np.zeros(2000)]
+    assert choose_threshold(many_p, many_y) == pytest.approx(0.5 - 0.46 * 500 / 510)
+    # a cut above 0.5 is pulled down the same way
+    high_p = np.r_[np.full(10, 0.95), np.full(40, 0.9)]
+    high_y = np.r_[np.ones(10), np.zeros(40)]
+    assert choose_threshold(high_p, high_y) == pytest.approx(0.5 + 0.425 * 10 / 20)
 
 
 def test_calibrate_task_lists_the_labels_left_untuned() -> None:

@@ -262,6 +262,8 @@ def test_config_json_round_trip_and_the_shipped_recipe(tmp_path: Path) -> None:
         TrainConfig(max_length=16, window_stride=15)
     with pytest.raises(ValueError, match="min_threshold_positives"):
         TrainConfig(min_threshold_positives=0)
+    with pytest.raises(ValueError, match="threshold_shrinkage"):
+        TrainConfig(threshold_shrinkage=-1)
 
 
 def test_recipe_command_smoke(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from khmer_civic.schema import ModelSchema, TaskSpec
 from khmer_civic.text import normalize
-from khmer_civic.train.calibrate import MIN_TUNING_POSITIVES, THRESHOLD_SHRINKAGE, choose_threshold
+from khmer_civic.train.calibrate import MIN_TUNING_POSITIVES, choose_threshold
 from khmer_civic.train.data import task_targets
 from khmer_civic.train.evaluate import evaluate_predictions
 
@@ -31,9 +31,10 @@ from khmer_civic.train.evaluate import evaluate_predictions
 class TfidfBaseline:
     """TF-IDF character n-grams + one logistic regression per task (per label for multi_label).
 
-    Thresholds follow the transformer's calibration rule (calibrate.choose_threshold): tuned on
-    dev where a label has ``min_threshold_positives`` positives, pulled toward 0.5 by
-    ``threshold_shrinkage``.
+    Thresholds are the best dev cuts (with ``min_threshold_positives``), not pulled toward 0.5
+    (``threshold_shrinkage=0``): the baseline is the bar a transformer must clear, and on small
+    data the pull weakens it (100 training texts, 100 dev texts: test macro-F1 topics 0.566 ->
+    0.509, call_to_action 0.645 -> 0.587; benchmarks/README.md, "Learning curve").
     """
 
     def __init__(
@@ -47,7 +48,7 @@ class TfidfBaseline:
         class_weight: str | None = "balanced",
         seed: int = 0,
         min_threshold_positives: int = MIN_TUNING_POSITIVES,
-        threshold_shrinkage: float = THRESHOLD_SHRINKAGE,
+        threshold_shrinkage: float = 0.0,
     ) -> None:
         self.schema = schema
         self.ngram_range = ngram_range

@@ -55,12 +55,7 @@ def run_recipe(
     baseline_results: dict[str, Any] = {}
     if baseline:
         started = time.time()
-        model = TfidfBaseline(
-            data.schema,
-            seed=config.seed,
-            min_threshold_positives=config.min_threshold_positives,
-            threshold_shrinkage=config.threshold_shrinkage,
-        ).fit(data["train"], data["dev"])
+        model = TfidfBaseline(data.schema, seed=config.seed, min_threshold_positives=config.min_threshold_positives).fit(data["train"], data["dev"])
         fit_seconds = time.time() - started
         for split in ("dev", "test"):
             if data[split]:

@@ -33,8 +33,7 @@ class TfidfBaseline:
 
     Thresholds are the best dev cuts (with ``min_threshold_positives``), not pulled toward 0.5
     (``threshold_shrinkage=0``): the baseline is the bar a transformer must clear, and on small
-    data the pull weakens it (100 training texts, 100 dev texts: test macro-F1 topics 0.566 ->
-    0.509, call_to_action 0.645 -> 0.587; benchmarks/README.md, "Learning curve").
+    data the pull weakens it (measured in benchmarks/README.md, "Learning curve").
     """
 
     def __init__(

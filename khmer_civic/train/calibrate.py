@@ -12,9 +12,8 @@ written to config.json are the ones that are best for the shipped decision rule.
   only where dev has at least ``MIN_TUNING_POSITIVES`` positives (a cut chosen on three or four
   positives follows their noise: a label with 3 dev positives got a cut of 0.02 and 35 false
   positives on test); with fewer, the calibrated default 0.5. A tuned cut is then pulled toward
-  0.5 in proportion to how few positives chose it: ``0.5 + (cut - 0.5) * n / (n + k)`` with ``n``
-  dev positives and ``k = THRESHOLD_SHRINKAGE`` (10). With 11-14 positives (a 100-text dev set)
-  the best-F1 cut lands low, trading precision for recall that does not hold on new texts; with
+  0.5 by ``THRESHOLD_SHRINKAGE`` pseudo-positives: with 11-14 positives (a 100-text dev set) the
+  best-F1 cut lands low, trading precision for recall that does not hold on new texts; with
   hundreds of positives the pull is negligible.
 - :func:`expected_calibration_error`: ECE with equal-width bins. For single_label tasks it
   compares the top label's probability with its accuracy; for multi_label and binary tasks
@@ -37,7 +36,7 @@ from khmer_civic.schema import ModelSchema, TaskSpec
 TEMPERATURE_BOUNDS: tuple[float, float] = (0.05, 20.0)
 THRESHOLD_BOUNDS: tuple[float, float] = (0.02, 0.98)
 MIN_TUNING_POSITIVES = 5  # dev positives a label needs before its threshold is tuned
-THRESHOLD_SHRINKAGE = 10.0  # pseudo-positives pulling a tuned cut toward 0.5: 0.5 + (cut - 0.5) * n / (n + k)
+THRESHOLD_SHRINKAGE = 10.0  # pseudo-positives pulling a tuned cut toward 0.5 (choose_threshold)
 DEFAULT_THRESHOLD = 0.5
 _EPS = 1e-12
 

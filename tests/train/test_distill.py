@@ -13,6 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
+onnx = pytest.importorskip("onnx")
 
 from train_fixtures import make_records, tiny_config, write_jsonl  # noqa: E402
 
@@ -180,7 +181,8 @@ def test_config_round_trips_and_rejects_bad_values(tmp_path: Path) -> None:
     config.to_json(tmp_path / "c.json")
     assert DistillConfig.from_json(tmp_path / "c.json") == config
     assert {"temperature", "alpha", "teacher_model", "embedding_weight"} <= set(config.fingerprint())
-    for bad in ({"temperature": 0}, {"alpha": 1.5}, {"num_layers": None}, {"embedding_weight": -1.0}):
+    for bad in ({"temperature": 0}, {"alpha": 1.5}, {"num_layers": None}, {"embedding_weight": -1.0},
+                {"sensitive_precision": "int4"}):
         with pytest.raises(ValueError, match="bad distillation config"):
             DistillConfig(teacher_model="t", **bad)
     with pytest.raises(ValueError, match="unknown"):
@@ -200,7 +202,8 @@ def test_the_checked_in_recipe_reads() -> None:
 def distilled(tiny_encoder_dir: Path, teacher: tuple[Path, Path], pool_files: list[Path], splits: Path,
               tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     root = tmp_path_factory.mktemp("student")
-    config = _config(tiny_encoder_dir, teacher, pool_files)
+    # the shipped recipe's export: down-projections in int8 with a scale per token
+    config = _config(tiny_encoder_dir, teacher, pool_files, fp16_first_layers=0, sensitive_precision="int8_rows")
     result = distill(config, **_split_files(splits), run_dir=root / "run", out_dir=root / "model")
     return result, root
 
@@ -215,6 +218,9 @@ def test_teacher_to_student_to_export_to_load_to_predict(distilled: tuple[Any, P
     assert metrics["distillation"]["student_layers"] == 1 and metrics["distillation"]["pool"]["total"] == len(POOL_LINES) + 2
     assert metrics["distillation"]["teacher"]["name"] == teacher_clf.config.name and "test" in metrics["distillation"]["teacher"]
     assert metrics["test"]["n_texts"] == 18
+    graph = onnx.load(str(root / "model" / "model.onnx")).graph
+    assert any(n.op_type == "MatMulInteger" and n.name.endswith("_rows_MatMulInteger_8") for n in graph.node)
+    assert not any(i.data_type == onnx.TensorProto.FLOAT16 for i in graph.initializer)
     texts = ["សាលារៀន please good", "ឃុំ bad", None, "health សូម notice"]
     predictions = student.predict(texts)
     assert predictions[2].status.value == "empty"

@@ -22,6 +22,7 @@ from khmer_civic.train.export import (  # noqa: E402
     finalize_model_dir,
     precision_sensitive_matmuls,
     quantize_int8,
+    quantize_rows_int8,
 )
 from khmer_civic.train.modeling import MultiTaskClassifier, load_encoder, load_tokenizer, pad_batch  # noqa: E402
 
@@ -184,3 +185,57 @@ def test_sensitive_layers_stay_float16_and_close_to_fp32(model_and_tokenizer, tm
     for ref, out in zip(reference, got):
         assert out.shape == ref.shape
         np.testing.assert_allclose(out, ref, atol=0.5)  # int8 error, bounded
+
+
+def _one_matmul_graph(weight: np.ndarray, path: Path) -> Path:
+    """A graph computing ``x @ weight`` for float ``x`` of shape [batch, seq, K]."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="/layer/output/dense/MatMul")
+    graph = helper.make_graph(
+        [node],
+        "one_matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None, weight.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, weight.shape[1]])],
+        [numpy_helper.from_array(weight.astype(np.float32), "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_row_scaled_int8_gives_each_token_its_own_scale(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(64, 16))
+    path = _one_matmul_graph(weight, tmp_path / "m.onnx")
+    quantize_rows_int8(path, ["/layer/output/dense/MatMul"])  # 7-bit weights: exact on AVX2 and VNNI alike
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert "MatMulInteger" in ops and "MatMul" not in ops
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = rng.normal(size=(2, 5, 64)).astype(np.float32)
+    x[0, 0] *= 40.0  # one outlier token, as the first tokens of a window carry in the real encoder
+    got = session.run(None, {"x": x})[0]
+    exact = x @ weight.astype(np.float32)
+    # every token keeps a scale of its own: the outlier does not coarsen its neighbours
+    ordinary = np.abs(got[:, 1:] - exact[:, 1:]).max() / np.abs(exact[:, 1:]).max()
+    assert ordinary < 0.05  # one scale for the whole call would be 40 times coarser for them
+    # and a token's result does not depend on the other tokens or texts in the call
+    alone = session.run(None, {"x": x[1:2, 3:4]})[0]
+    np.testing.assert_array_equal(alone[0, 0], got[1, 3])
+
+
+def test_row_scaled_export_follows_fp32_and_is_smaller(model_and_tokenizer, tmp_path: Path) -> None:
+    model, _ = model_and_tokenizer
+    fp32 = export_fp32(model, tmp_path / "m.fp32.onnx")
+    rows = quantize_int8(fp32, tmp_path / "rows.onnx", fp16_first_layers=0, sensitive="int8_rows")
+    halves = quantize_int8(fp32, tmp_path / "halves.onnx", fp16_first_layers=0)
+    graph = onnx.load(str(rows)).graph
+    assert not [i for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+    assert sum(n.op_type == "MatMulInteger" for n in graph.node) >= model.encoder.config.num_hidden_layers
+    ids, mask = pad_batch([[0, 10, 11, 12, 2], [0, 20, 21, 2], [0, 30, 2]], pad_token_id=1)
+    feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feed)  # noqa: E731
+    for ref, out in zip(run(fp32), run(rows)):
+        np.testing.assert_allclose(out, ref, atol=0.5)
+    with pytest.raises(ValueError, match="sensitive"):
+        quantize_int8(fp32, tmp_path / "bad.onnx", sensitive="int4")
+    assert halves.exists()

@@ -182,6 +182,7 @@ class CivicClassifier:
             providers=providers,
             intra_op_threads=1 if parallel > 1 else intra_op_threads,
             inter_op_threads=inter_op_threads,
+            disabled_optimizers=config.disabled_optimizers,
         )
         check_graph(session, config, str(model_dir / MODEL_NAME))
         metrics_path = model_dir / METRICS_NAME

@@ -32,6 +32,9 @@ DEFAULT_BATCHING = "per_window"
 # The ONNX output holding each window's mean-pooled encoder state (config.json "embedding_output",
 # optional: models exported before it have none and still load; CivicClassifier.embed needs it).
 DEFAULT_EMBEDDING_OUTPUT = "pooled"
+# onnxruntime load-time graph optimisations the model's graph must not get (config.json
+# "disabled_optimizers", optional; names as onnxruntime spells them, e.g. "SkipLayerNormFusion" for a
+# graph exported with its residual LayerNorms left apart because that is faster; see train.export).
 
 
 class ModelNotFoundError(ModelConfigError):
@@ -58,6 +61,7 @@ class ModelConfig:
     format_version: int = MODEL_FORMAT_VERSION
     batching: str = DEFAULT_BATCHING
     embedding_output: str | None = None
+    disabled_optimizers: tuple[str, ...] = ()
 
     @property
     def window_tokens(self) -> int:
@@ -84,6 +88,7 @@ class ModelConfig:
             "batching": self.batching,
             "tasks": self.schema.to_list(),
             **({"embedding_output": self.embedding_output} if self.embedding_output else {}),
+            **({"disabled_optimizers": list(self.disabled_optimizers)} if self.disabled_optimizers else {}),
         }
 
     @classmethod
@@ -144,8 +149,17 @@ class ModelConfig:
             format_version=version,
             batching=batching,
             embedding_output=_embedding_output(data, outputs, source),
+            disabled_optimizers=_disabled_optimizers(data, source),
             **token_ids,
         )
+
+
+def _disabled_optimizers(data: Mapping[str, Any], source: str) -> tuple[str, ...]:
+    """The optional ``disabled_optimizers``: a list of onnxruntime optimiser names (default: none)."""
+    names = data.get("disabled_optimizers", [])
+    if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
+        raise ConfigFormatError(f"{source}: 'disabled_optimizers' must be a list of non-empty strings, found {names!r}")
+    return tuple(names)
 
 
 def _embedding_output(data: Mapping[str, Any], task_outputs: list[str], source: str) -> str | None:

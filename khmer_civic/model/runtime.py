@@ -209,11 +209,13 @@ def create_session(
     providers: Sequence[str] | None = None,
     intra_op_threads: int | None = None,
     inter_op_threads: int | None = None,
+    disabled_optimizers: Sequence[str] = (),
 ) -> ort.InferenceSession:
     """Open ``model.onnx`` with full graph optimisation; CPU unless ``providers`` says otherwise.
 
     ``intra_op_threads`` / ``inter_op_threads``: onnxruntime thread pools (``None``: its default,
-    one thread per core for intra-op).
+    one thread per core for intra-op). ``disabled_optimizers``: onnxruntime optimisations left out
+    (the model's config.json ``disabled_optimizers``).
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -231,7 +233,9 @@ def create_session(
     if not model_path.is_file():
         raise ModelGraphError(f"{model_path} does not exist")
     try:
-        return ort.InferenceSession(str(model_path), sess_options=options, providers=chosen)
+        return ort.InferenceSession(
+            str(model_path), sess_options=options, providers=chosen, disabled_optimizers=list(disabled_optimizers)
+        )
     except Exception as exc:  # onnxruntime raises its own exception classes for bad graphs
         raise ModelGraphError(f"{model_path}: onnxruntime cannot load this graph: {exc}") from exc
 

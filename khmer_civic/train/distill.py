@@ -135,6 +135,7 @@ class DistillConfig(TrainConfig):
     fp16_first_layers: int | None = 2  # export: MatMuls kept out of per-call int8 (export.quantize_int8)
     sensitive_precision: str = "fp16"  # export: how those compute, "fp16" or "int8_rows" (export.quantize_int8)
     fuse_graph: bool = False  # export: onnxruntime's transformer fusions (export.fuse_transformer_graph)
+    skip_layer_norm_fusion: bool = True  # export: residual Add + LayerNorm as one SkipLayerNormalization (export.export_onnx)
 
     def __post_init__(self) -> None:
         self.pool_files = tuple(str(p) for p in self.pool_files)
@@ -238,7 +239,9 @@ def teacher_runner(config: DistillConfig) -> WindowedRunner:
         teacher_config = dataclasses.replace(teacher_config, batching="padded")
     threads = config.teacher_threads or usable_cores()
     per_window = teacher_config.batching == "per_window"
-    session = create_session(graph, intra_op_threads=1 if per_window else threads)
+    session = create_session(
+        graph, intra_op_threads=1 if per_window else threads, disabled_optimizers=teacher_config.disabled_optimizers
+    )
     tokenizer = TextTokenizer.from_file(model_dir / TOKENIZER_NAME)
     return WindowedRunner(session, tokenizer, teacher_config, parallel=threads if per_window else 1)
 
@@ -473,6 +476,7 @@ class DistillTrainer(Trainer):
             "fp16_first_layers": self.config.fp16_first_layers,
             "sensitive": self.config.sensitive_precision,
             "fuse": self.config.fuse_graph,
+            "skip_layer_norm": self.config.skip_layer_norm_fusion,
         }
 
 

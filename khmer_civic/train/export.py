@@ -153,18 +153,37 @@ def _attention_implementation(encoder: nn.Module, name: str) -> Iterator[None]:
 FUSED_OPERATORS = ("Attention", "EmbedLayerNormalization", "SkipLayerNormalization", "LayerNormalization", "BiasGelu", "Gelu", "FastGelu")
 
 
-def fuse_transformer_graph(fp32_path: str | Path, fused_path: str | Path, *, num_heads: int, hidden_size: int) -> dict[str, int]:
+# onnxruntime's load-time fusion that a graph exported with skip_layer_norm=False must not get:
+# its fused SkipLayerNormalization kernel is slower than Add + LayerNormalization on an AVX2 CPU
+# (about 170 against 60 microseconds for 50 tokens of 384 values; benchmarks/README.md).
+SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"
+
+
+def fuse_transformer_graph(
+    fp32_path: str | Path, fused_path: str | Path, *, num_heads: int, hidden_size: int, skip_layer_norm: bool = True
+) -> dict[str, int]:
     """Rewrite a BERT-style fp32 graph with onnxruntime's transformer fusions (attention, embedding +
     LayerNorm, skip + LayerNorm, bias + GELU) into ``fused_path``; returns how many of each
     fused operator the graph holds. Offline fusions only (``opt_level`` 0): the file holds no
     machine-specific kernels. Attention fuses only on an eager-attention export
     (:func:`export_fp32` ``eager_attention``); on the default SDPA trace it finds none.
+    ``skip_layer_norm`` False leaves each residual Add and its LayerNormalization apart (the
+    session must then be opened without :data:`SKIP_LAYER_NORM_FUSION`).
     The graph's inputs and outputs are unchanged (``input_ids``/``attention_mask`` stay int64).
     """
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = skip_layer_norm
+    options.enable_bias_skip_layer_norm = skip_layer_norm
     optimized = optimize_model(
-        str(fp32_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0
+        str(fp32_path),
+        model_type="bert",
+        num_heads=num_heads,
+        hidden_size=hidden_size,
+        opt_level=0,
+        optimization_options=options,
     )
     optimized.save_model_to_file(str(fused_path))
     counts = optimized.get_fused_operator_statistics()
@@ -424,7 +443,9 @@ def onnx_runner(model_dir: str | Path, intra_op_threads: int | None = None) -> W
 
     model_dir = Path(model_dir)
     config = load_config(model_dir)
-    session = create_session(model_dir / MODEL_NAME, intra_op_threads=intra_op_threads)
+    session = create_session(
+        model_dir / MODEL_NAME, intra_op_threads=intra_op_threads, disabled_optimizers=config.disabled_optimizers
+    )
     return WindowedRunner(session, TextTokenizer.from_file(model_dir / TOKENIZER_NAME), config)
 
 
@@ -446,6 +467,7 @@ def export_onnx(
     fp16_first_layers: int | None = 2,
     fuse: bool = False,
     sensitive: str = "fp16",
+    skip_layer_norm: bool = True,
 ) -> ExportResult:
     """Write model.onnx (int8), tokenizer.json and config.json into ``out_dir``.
 
@@ -457,6 +479,9 @@ def export_onnx(
     every MatMul int8 with one activation scale per call).
     ``fuse``: export eager attention and apply onnxruntime's transformer fusions
     (:func:`fuse_transformer_graph`) before quantising; the fp32 graph kept is the fused one.
+    ``skip_layer_norm`` False: each residual Add and its LayerNorm stay apart (no
+    SkipLayerNormalization, offline or at load: config.json lists :data:`SKIP_LAYER_NORM_FUSION` in
+    ``disabled_optimizers``).
     Finish the directory with :func:`finalize_model_dir`.
     """
     out = Path(out_dir)
@@ -473,6 +498,7 @@ def export_onnx(
         window_stride=window_stride,
         normalizer_version=NORMALIZER_VERSION,
         embedding_output=EMBEDDING_OUTPUT,
+        disabled_optimizers=() if skip_layer_norm else (SKIP_LAYER_NORM_FUSION,),
         **ids,
     )
     ModelConfig.from_dict(config.to_dict())  # the same checks as at load time
@@ -497,6 +523,7 @@ def export_onnx(
                     fp32,
                     num_heads=int(encoder_config.num_attention_heads),
                     hidden_size=int(encoder_config.hidden_size),
+                    skip_layer_norm=skip_layer_norm,
                 )
             finally:
                 unfused.unlink(missing_ok=True)

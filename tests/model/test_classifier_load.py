@@ -112,6 +112,8 @@ def test_json_that_is_not_an_object(model_copy: Path) -> None:
         ({"tasks": []}, "at least one task"),
         ({"tasks": "topics"}, "'tasks' must be a list"),
         ({"tasks": ["topics"]}, "'tasks' must be a list"),
+        ({"disabled_optimizers": "SkipLayerNormFusion"}, "'disabled_optimizers' must be a list"),
+        ({"disabled_optimizers": [""]}, "'disabled_optimizers' must be a list"),
     ],
 )
 def test_contract_violations(model_copy: Path, changes: dict[str, Any], message: str) -> None:
@@ -225,6 +227,14 @@ def test_session_options(tiny_model_dir: Path) -> None:
         CivicClassifier.load(tiny_model_dir, intra_op_threads=-1)
     with pytest.raises(ValueError, match="not available"):
         CivicClassifier.load(tiny_model_dir, providers=["NoSuchExecutionProvider"])
+
+
+def test_a_model_may_turn_off_load_time_optimisations(model_copy: Path) -> None:
+    rewrite_config(model_copy, disabled_optimizers=["SkipLayerNormFusion", "GeluFusion"])
+    clf = CivicClassifier.load(model_copy)
+    assert clf.config.disabled_optimizers == ("SkipLayerNormFusion", "GeluFusion")
+    assert clf.config.to_dict()["disabled_optimizers"] == ["SkipLayerNormFusion", "GeluFusion"]
+    assert clf.predict("គ្រូ").ok
 
 
 def test_default_model_resolution() -> None:

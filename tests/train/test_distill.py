@@ -202,8 +202,11 @@ def test_the_checked_in_recipe_reads() -> None:
 def distilled(tiny_encoder_dir: Path, teacher: tuple[Path, Path], pool_files: list[Path], splits: Path,
               tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     root = tmp_path_factory.mktemp("student")
-    # the shipped recipe's export: down-projections in int8 with a scale per token
-    config = _config(tiny_encoder_dir, teacher, pool_files, fp16_first_layers=0, sensitive_precision="int8_rows")
+    # the shipped recipe's export: down-projections in int8 with a scale per token, residual LayerNorms unfused
+    config = _config(
+        tiny_encoder_dir, teacher, pool_files, fp16_first_layers=0, sensitive_precision="int8_rows",
+        fuse_graph=True, skip_layer_norm_fusion=False,
+    )
     result = distill(config, **_split_files(splits), run_dir=root / "run", out_dir=root / "model")
     return result, root
 
@@ -221,6 +224,8 @@ def test_teacher_to_student_to_export_to_load_to_predict(distilled: tuple[Any, P
     graph = onnx.load(str(root / "model" / "model.onnx")).graph
     assert any(n.op_type == "MatMulInteger" and n.name.endswith("_rows_MatMulInteger_8") for n in graph.node)
     assert not any(i.data_type == onnx.TensorProto.FLOAT16 for i in graph.initializer)
+    assert not any(n.op_type == "SkipLayerNormalization" for n in graph.node)
+    assert student.config.disabled_optimizers == ("SkipLayerNormFusion",)
     texts = ["សាលារៀន please good", "ឃុំ bad", None, "health សូម notice"]
     predictions = student.predict(texts)
     assert predictions[2].status.value == "empty"

@@ -9,13 +9,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
-pytest.importorskip("onnx")
+onnx = pytest.importorskip("onnx")
 
 import onnxruntime as ort  # noqa: E402
 
 from khmer_civic.model.classifier import CivicClassifier  # noqa: E402
 from khmer_civic.schema import default_schema  # noqa: E402
-from khmer_civic.train.export import export_fp32, export_onnx, fuse_transformer_graph  # noqa: E402
+from khmer_civic.train.export import (  # noqa: E402
+    SKIP_LAYER_NORM_FUSION,
+    export_fp32,
+    export_onnx,
+    fuse_transformer_graph,
+)
 from khmer_civic.train.modeling import MultiTaskClassifier, load_encoder, load_tokenizer  # noqa: E402
 
 
@@ -60,6 +65,29 @@ def test_eager_attention_fuses_and_scores_as_the_unfused_graph(tiny: MultiTaskCl
     with torch.no_grad():
         pooled, _ = tiny.pooled_and_logits(torch.from_numpy(ids), torch.from_numpy(mask))
     np.testing.assert_allclose(reference[-1], pooled.numpy(), atol=1e-5)
+
+
+def test_the_residual_layer_norms_can_stay_unfused(tiny: MultiTaskClassifier, tmp_path: Path) -> None:
+    eager, fused = tmp_path / "eager.onnx", tmp_path / "fused.onnx"
+    export_fp32(tiny, eager, eager_attention=True)
+    counts = fuse_transformer_graph(eager, fused, num_heads=2, hidden_size=16, skip_layer_norm=False)
+    assert counts["SkipLayerNormalization"] == 0 and counts["LayerNormalization"] >= 4  # two per layer
+    assert counts["Attention"] == 2 and counts["EmbedLayerNormalization"] == 1  # the other fusions still apply
+    ids, mask = _batch(int(tiny.encoder.config.vocab_size))
+    options = ort.SessionOptions()
+    session = ort.InferenceSession(
+        str(fused), options, providers=["CPUExecutionProvider"], disabled_optimizers=[SKIP_LAYER_NORM_FUSION]
+    )
+    got = session.run([o.name for o in session.get_outputs()], {"input_ids": ids, "attention_mask": mask})
+    for want, out in zip(_outputs(eager, ids, mask), got):
+        np.testing.assert_allclose(out, want, atol=1e-4, rtol=1e-4)
+    # without the disabled optimiser, onnxruntime would fuse them again when it loads the graph
+    for disabled, expected in (([], True), ([SKIP_LAYER_NORM_FUSION], False)):
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / "loaded.onnx")
+        ort.InferenceSession(str(fused), options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled)
+        loaded = onnx.load(str(tmp_path / "loaded.onnx")).graph
+        assert any(n.op_type == "SkipLayerNormalization" for n in loaded.node) == expected
 
 
 def test_a_fused_int8_export_loads_and_follows_torch(tiny: MultiTaskClassifier, tiny_encoder_dir: Path, tmp_path: Path) -> None:

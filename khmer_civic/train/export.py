@@ -155,7 +155,8 @@ FUSED_OPERATORS = ("Attention", "EmbedLayerNormalization", "SkipLayerNormalizati
 
 # onnxruntime's load-time fusion that a graph exported with skip_layer_norm=False must not get:
 # its fused SkipLayerNormalization kernel is slower than Add + LayerNormalization on an AVX2 CPU
-# (about 170 against 60 microseconds for 50 tokens of 384 values; benchmarks/README.md).
+# (about 160 against 64 microseconds for 50 tokens of 384 values; benchmarks/README.md,
+# "Building the student's graph").
 SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"
 
 
@@ -269,14 +270,15 @@ def quantize_int8(
     encoder without VNNI: largest logit error against fp32 5.89 with 8-bit weights, 0.16 with 7.
     Unless ``fp16_first_layers`` is None, the MatMuls of :func:`precision_sensitive_matmuls`
     stay out of the per-call activation scale, computed as ``sensitive`` says (fp16 weights by
-    default). On the shipped model (1,517 dev+test texts), quantising everything changed 2.5% of topic and 2.6% of sentiment decisions against the
-    fp32 graph; keeping these out as fp16 changes 0.8% and 0.4%, for 8 MB more (45 MB in all).
+    default). On the shipped model (1,517 dev+test texts), quantising everything changed 2.5% of
+    topic and 2.6% of sentiment decisions against the fp32 graph; keeping these out as fp16
+    changes 0.8% and 0.4%, for 8 MB more (45 MB in all).
 
     ``sensitive`` says how those MatMuls compute: ``"fp16"`` (fp16 weights, fp32 arithmetic) or
     ``"int8_rows"`` (:func:`quantize_rows_int8`: int8 with one activation scale per token, so a
     few outlier tokens no longer coarsen every other token's scale). On the 2-layer student,
     int8_rows kept every task's decisions at 99.1% or more of the fp32 graph's, as fp16 did,
-    for a smaller file and faster scoring (benchmarks/README.md, "The fast student").
+    for a smaller file and faster scoring (benchmarks/README.md, "Building the student's graph").
     """
     if sensitive not in SENSITIVE_PRECISIONS:
         raise ValueError(f"sensitive must be one of {SENSITIVE_PRECISIONS}, got {sensitive!r}")

@@ -92,7 +92,12 @@ class ExportResult:
 
 
 def export_fp32(
-    model: MultiTaskClassifier, path: str | Path, *, opset: int = ONNX_OPSET, eager_attention: bool = False
+    model: MultiTaskClassifier,
+    path: str | Path,
+    *,
+    opset: int = ONNX_OPSET,
+    eager_attention: bool = False,
+    max_length: int | None = None,
 ) -> Path:
     """``torch.onnx.export`` (TorchScript exporter) with dynamic batch and sequence axes.
 
@@ -100,7 +105,13 @@ def export_fp32(
     ``eager_attention`` traces the encoder's plain (eager) attention instead of its default
     ``scaled_dot_product_attention``: the same numbers, written as the MatMul/Softmax pattern that
     onnxruntime's transformer optimizer fuses into one Attention node (:func:`fuse_transformer_graph`).
+    ``max_length``: the longest input the graph will get (config.json ``max_length``); the position
+    table keeps only the rows such inputs reach (e5-small: 128 of 512), and a longer input fails in
+    onnxruntime instead of being scored. The model itself is left as it was.
     """
+    if max_length is not None:
+        with _positions_up_to(model.encoder, max_length):
+            return export_fp32(model, path, opset=opset, eager_attention=eager_attention)
     if eager_attention:
         with _attention_implementation(model.encoder, "eager"):
             return export_fp32(model, path, opset=opset)
@@ -131,6 +142,30 @@ def export_fp32(
             dynamo=False,
         )
     return path
+
+
+@contextlib.contextmanager
+def _positions_up_to(encoder: nn.Module, max_length: int) -> Iterator[None]:
+    """Inside, ``encoder``'s position table holds only the rows inputs of ``max_length`` tokens use.
+
+    BERT numbers positions from 0; RoBERTa-style embeddings (a ``padding_idx`` attribute) start
+    after the padding index. Encoders without a learnt position table are left alone.
+    """
+    embeddings = getattr(encoder, "embeddings", None)
+    table = getattr(embeddings, "position_embeddings", None)
+    padding_idx = getattr(embeddings, "padding_idx", None)
+    rows = max_length + (padding_idx + 1 if isinstance(padding_idx, int) else 0)
+    if not isinstance(table, nn.Embedding) or rows >= table.num_embeddings:
+        yield
+        return
+    cut = nn.Embedding(rows, table.embedding_dim, padding_idx=table.padding_idx)
+    with torch.no_grad():
+        cut.weight.copy_(table.weight[:rows])
+    embeddings.position_embeddings = cut
+    try:
+        yield
+    finally:
+        embeddings.position_embeddings = table
 
 
 @contextlib.contextmanager
@@ -514,7 +549,7 @@ def export_onnx(
             raise ValueError("keep the fp32 graph outside the model directory")
     fused_operators = None
     try:
-        export_fp32(model, fp32, opset=opset, eager_attention=fuse)
+        export_fp32(model, fp32, opset=opset, eager_attention=fuse, max_length=max_length)
         if fuse:
             encoder_config: Any = model.encoder.config
             unfused = fp32.with_name(fp32.stem + ".unfused.onnx")

@@ -239,3 +239,21 @@ def test_row_scaled_export_follows_fp32_and_is_smaller(model_and_tokenizer, tmp_
     with pytest.raises(ValueError, match="sensitive"):
         quantize_int8(fp32, tmp_path / "bad.onnx", sensitive="int4")
     assert halves.exists()
+
+
+def test_the_position_table_keeps_only_the_rows_windows_reach(model_and_tokenizer, tmp_path: Path) -> None:
+    model, _ = model_and_tokenizer
+    table = model.encoder.embeddings.position_embeddings
+    full = export_fp32(model, tmp_path / "full.onnx")
+    cut = export_fp32(model, tmp_path / "cut.onnx", max_length=12)
+    assert model.encoder.embeddings.position_embeddings is table  # the model is left as it was
+    shapes = lambda p: {tuple(i.dims) for i in onnx.load(str(p)).graph.initializer}  # noqa: E731
+    hidden = table.embedding_dim
+    assert (table.num_embeddings, hidden) in shapes(full)
+    assert (12, hidden) in shapes(cut) and (table.num_embeddings, hidden) not in shapes(cut)
+    assert (tmp_path / "cut.onnx").stat().st_size < (tmp_path / "full.onnx").stat().st_size
+    ids, mask = pad_batch([[0, *range(10, 20), 2], [0, 20, 21, 2]], pad_token_id=1)  # 12 tokens, and a padded row
+    feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feed)  # noqa: E731
+    for want, got in zip(run(full), run(cut)):
+        np.testing.assert_allclose(got, want, atol=1e-6)

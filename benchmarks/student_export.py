@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -142,7 +141,6 @@ def main() -> None:
                     start = time.perf_counter()
                     r.probabilities(mix)
                     times[name].append(time.perf_counter() - start)
-        shutil.rmtree(tmp, ignore_errors=True)
     header = ["graph", "MB", *(f"same decisions as fp32: {t.name}" for t in config.schema.tasks), "texts/s (1 thread, median)"]
     table = [rows[name] + [f"{len(mix) / statistics.median(times[name]):.1f}"] for name in runners]
     print(f"\nExport variants of {args.model.name} ({len(test)} test texts for agreement; the round1 mix, {len(mix)} texts, for speed):\n")

@@ -109,13 +109,16 @@ def export_fp32(
     table keeps only the rows such inputs reach (e5-small: 128 of 512), and a longer input fails in
     onnxruntime instead of being scored. The model itself is left as it was.
     """
-    if max_length is not None:
-        with _positions_up_to(model.encoder, max_length):
-            return export_fp32(model, path, opset=opset, eager_attention=eager_attention)
-    if eager_attention:
-        with _attention_implementation(model.encoder, "eager"):
-            return export_fp32(model, path, opset=opset)
-    path = Path(path)
+    with contextlib.ExitStack() as stack:
+        if max_length is not None:
+            stack.enter_context(_positions_up_to(model.encoder, max_length))
+        if eager_attention:
+            stack.enter_context(_attention_implementation(model.encoder, "eager"))
+        return _trace_to_onnx(model, Path(path), opset)
+
+
+def _trace_to_onnx(model: MultiTaskClassifier, path: Path, opset: int) -> Path:
+    """The trace and write behind :func:`export_fp32`, with the encoder as it is now."""
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _OnnxWrapper(model).eval()
     encoder_config: Any = model.encoder.config

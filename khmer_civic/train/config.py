@@ -18,9 +18,11 @@ from khmer_civic.train.auto import AUTO, AUTO_FIELDS
 from khmer_civic.train.data import DEFAULT_TASKS, TaskConfig
 from khmer_civic.train.paths import DEFAULT_BASE_MODEL
 
-__all__ = ["AUTO", "CLASS_WEIGHTING", "DEFAULT_BASE_MODEL", "RESUME_FIELDS", "TrainConfig"]
+__all__ = ["AUTO", "CLASS_WEIGHTING", "DEFAULT_BASE_MODEL", "RESUME_FIELDS", "SENSITIVE_PRECISIONS", "TrainConfig"]
 
 CLASS_WEIGHTING = ("none", "sqrt", "balanced")
+# How the int8 export computes the precision-sensitive MatMuls (khmer_civic.train.export.quantize_int8).
+SENSITIVE_PRECISIONS: tuple[str, ...] = ("fp16", "int8_rows")
 # Config fields that change what a resumed run would compute; the others (threads, logging,
 # patience ...) may differ between the interrupted run and its continuation.
 RESUME_FIELDS = (
@@ -100,6 +102,12 @@ class TrainConfig:
     log_every: int = 10
     agreement_texts: int = 500  # texts for the torch vs int8 check (test, else dev)
     progress: bool = True
+    # The int8 export (khmer_civic.train.export.export_onnx); not part of a resumed run's fingerprint,
+    # so a finished run can be exported again with other choices (--resume).
+    fp16_first_layers: int | None = 2  # MatMuls kept out of the per-call int8 scale; None: none kept out
+    sensitive_precision: str = "fp16"  # how those compute: "fp16" weights or "int8_rows" (a scale per token)
+    fuse_graph: bool = False  # onnxruntime's transformer fusions (export.fuse_transformer_graph)
+    skip_layer_norm_fusion: bool = True  # residual Add + LayerNorm as one SkipLayerNormalization
 
     def __post_init__(self) -> None:
         self.tasks = tuple(t if isinstance(t, TaskConfig) else TaskConfig.from_dict(t) for t in self.tasks)
@@ -147,6 +155,10 @@ class TrainConfig:
             errors.append("epochs must be positive (or set max_steps)")
         if not 0 <= self.warmup_ratio < 1:
             errors.append("warmup_ratio must be in [0, 1)")
+        if self.fp16_first_layers is not None and self.fp16_first_layers < 0:
+            errors.append("fp16_first_layers must be 0 or more, or null")
+        if self.sensitive_precision not in SENSITIVE_PRECISIONS:
+            errors.append(f"sensitive_precision must be one of {', '.join(SENSITIVE_PRECISIONS)}")
         if errors:
             raise ValueError("bad training config: " + "; ".join(errors))
 

@@ -88,7 +88,6 @@ from khmer_civic.train.distill_pool import (
     write_pool,
 )
 from khmer_civic.train.evaluate import summarize
-from khmer_civic.train.export import SENSITIVE_PRECISIONS
 from khmer_civic.train.modeling import MultiTaskClassifier
 from khmer_civic.train.trainer import Trainer, TrainResult
 
@@ -132,10 +131,6 @@ class DistillConfig(TrainConfig):
     pool_max_per_file: int | None = None  # at most this many texts per pool file (seeded sample)
     teacher_chunk_size: int = 2000  # windows scored per cached chunk
     teacher_threads: int | None = None  # windows scored at once by the teacher; None: one per core
-    fp16_first_layers: int | None = 2  # export: MatMuls kept out of per-call int8 (export.quantize_int8)
-    sensitive_precision: str = "fp16"  # export: how those compute, "fp16" or "int8_rows" (export.quantize_int8)
-    fuse_graph: bool = False  # export: onnxruntime's transformer fusions (export.fuse_transformer_graph)
-    skip_layer_norm_fusion: bool = True  # export: residual Add + LayerNorm as one SkipLayerNormalization (export.export_onnx)
 
     def __post_init__(self) -> None:
         self.pool_files = tuple(str(p) for p in self.pool_files)
@@ -159,10 +154,6 @@ class DistillConfig(TrainConfig):
             errors.append("teacher_chunk_size must be positive")
         if self.pool_max_per_file is not None and self.pool_max_per_file < 1:
             errors.append("pool_max_per_file must be positive or null")
-        if self.fp16_first_layers is not None and self.fp16_first_layers < 0:
-            errors.append("fp16_first_layers must be 0 or more, or null")
-        if self.sensitive_precision not in SENSITIVE_PRECISIONS:
-            errors.append(f"sensitive_precision must be one of {', '.join(SENSITIVE_PRECISIONS)}")
         if errors:
             raise ValueError("bad distillation config: " + "; ".join(errors))
 
@@ -470,14 +461,6 @@ class DistillTrainer(Trainer):
             total = total + cfg.embedding_weight * matched
             parts["embedding"] = float(matched.detach())
         return total, parts
-
-    def export_options(self) -> dict[str, Any]:
-        return {
-            "fp16_first_layers": self.config.fp16_first_layers,
-            "sensitive": self.config.sensitive_precision,
-            "fuse": self.config.fuse_graph,
-            "skip_layer_norm": self.config.skip_layer_norm_fusion,
-        }
 
 
 # ------------------------------------------------------------------------------ data and the whole run

@@ -41,6 +41,7 @@ from khmer_civic.model.tokenizer import TextTokenizer
 from khmer_civic.schema import ModelSchema
 from khmer_civic.text import NORMALIZER_VERSION
 from khmer_civic.train.calibrate import WindowLogits, text_probabilities
+from khmer_civic.train.config import SENSITIVE_PRECISIONS
 from khmer_civic.train.evaluate import write_json, write_model_card
 from khmer_civic.train.modeling import (
     MultiTaskClassifier,
@@ -285,7 +286,6 @@ def store_weights_fp16(model_path: str | Path, node_names: Sequence[str]) -> Non
     onnx.save(model, str(model_path))
 
 
-SENSITIVE_PRECISIONS: tuple[str, ...] = ("fp16", "int8_rows")
 
 
 def quantize_int8(

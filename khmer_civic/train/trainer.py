@@ -635,11 +635,6 @@ class Trainer:
             self.config.task_weights,
         )
 
-    def export_options(self) -> dict[str, Any]:
-        """Extra keyword arguments of :func:`export_onnx` (none here; the distillation trainer sets
-        its int8 and graph-fusion choices)."""
-        return {}
-
     def _dev_evaluation(self, dev: _Split, schema: ModelSchema, state: _LoopState, log: RunLog) -> None:
         cfg = self.config
         result = self._evaluate(dev, schema)
@@ -799,7 +794,10 @@ class Trainer:
             fp32_path=self.run_dir / "model.fp32.onnx",
             agreement_texts=agreement_texts,
             batch_size=cfg.eval_batch_size,
-            **self.export_options(),
+            fp16_first_layers=cfg.fp16_first_layers,
+            sensitive=cfg.sensitive_precision,
+            fuse=cfg.fuse_graph,
+            skip_layer_norm=cfg.skip_layer_norm_fusion,
         )
         runner = onnx_runner(staging)
         reports = self.run_dir / "reports"

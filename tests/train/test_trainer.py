@@ -264,10 +264,20 @@ def test_config_json_round_trip_and_the_shipped_recipe(tmp_path: Path) -> None:
         TrainConfig(min_threshold_positives=0)
     with pytest.raises(ValueError, match="threshold_shrinkage"):
         TrainConfig(threshold_shrinkage=-1)
+    with pytest.raises(ValueError, match="sensitive_precision"):
+        TrainConfig(sensitive_precision="int4")
+    with pytest.raises(ValueError, match="fp16_first_layers"):
+        TrainConfig(fp16_first_layers=-1)
+    # the export choices do not stop a finished run from being exported again with others (--resume)
+    assert "sensitive_precision" not in TrainConfig().fingerprint()
 
 
 def test_recipe_command_smoke(tiny_encoder_dir: Path, splits_dir: Path, tmp_path: Path) -> None:
-    config = tiny_config(tiny_encoder_dir, epochs=1)
+    # the recipe's export settings reach the graph: per-token int8 for every MatMul the per-call
+    # scale would coarsen, residual LayerNorms left apart (the teacher recipe's choices)
+    config = tiny_config(
+        tiny_encoder_dir, epochs=1, fp16_first_layers=1, sensitive_precision="int8_rows", skip_layer_norm_fusion=False
+    )
     config_path = config.to_json(tmp_path / "recipe.json")
     out, run = tmp_path / "model", tmp_path / "run"
     proc = subprocess.run(
@@ -298,6 +308,11 @@ def test_recipe_command_smoke(tiny_encoder_dir: Path, splits_dir: Path, tmp_path
     assert set(comparison["groups"]) == {"authored", "corpus"}
     assert comparison["speed"]["texts"] == 5 and comparison["speed"]["ms_per_comment_mean"] > 0
     assert comparison["size"]["model_onnx_bytes"] == (out / "model.onnx").stat().st_size
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(out / "model.onnx")).graph
+    assert any(n.op_type == "MatMulInteger" and "_rows_" in n.name for n in graph.node)
+    assert not any(i.data_type == onnx.TensorProto.FLOAT16 for i in graph.initializer)
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["disabled_optimizers"] == ["SkipLayerNormFusion"]
     assert "Transformer (int8 ONNX) vs TF-IDF baseline" in (run / "comparison.md").read_text(encoding="utf-8")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert "baseline" in metrics and metrics["baseline"]["test"]["n_texts"] == 14

@@ -280,6 +280,7 @@ def test_make_splits_reproduces_the_split_files() -> None:
         kept=make_splits.read_all_kept_ids(KEEP_FILES),
         test_news_web=target.get("target", make_splits.TEST_NEWS_WEB_TARGET),
         max_test_share=target.get("max_test_share", make_splits.MAX_TEST_SHARE),
+        new_texts_to=manifest.get("new_texts_to", {}).get("split"),
     )
     on_disk = _split_records()
     for name in SPLITS:

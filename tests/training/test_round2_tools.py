@@ -449,6 +449,30 @@ def test_kept_splits_stay_and_new_texts_follow_their_near_duplicates() -> None:
     assert {n: [r["id"] for r in v] for n, v in again.items()} == {n: [r["id"] for r in v] for n, v in splits.items()}
 
 
+def test_new_texts_to_one_split_leave_the_others_exactly_as_kept() -> None:
+    old = _round1(200, seed=2)
+    first, _ = make_splits.make_splits(old, seed=13)
+    kept = {r["id"]: name for name, members in first.items() for r in members}
+    rng = random.Random(9)
+    new = _articles(40, seed=3) + [
+        record("ow-1", first["test"][0]["text"] + " ណាស់", source="oscar_web_lines"),  # near copy of a kept test text
+        record("ow-2", first["train"][0]["text"] + " ណាស់", source="oscar_web_lines"),  # ... of a kept train text
+        record("ow-3", random_text(rng, 12), source="oscar_web_lines"),
+    ]
+    splits, summary = make_splits.make_splits(old + new, seed=7, kept=kept, new_texts_to="train")
+    ids = {name: [r["id"] for r in v] for name, v in splits.items()}
+    for name in ("dev", "test"):  # byte for byte the kept splits, in input order
+        assert ids[name] == [r["id"] for r in first[name]]
+    assert "ow-2" in ids["train"] and "ow-3" in ids["train"]
+    left_out = {e["id"] for e in summary["excluded"]}
+    assert "ow-1" in left_out and not left_out & set(ids["train"])
+    placed = sum(len(v) for v in ids.values()) - len(old)
+    assert summary["new_texts_to"] == {"split": "train", "new_texts": len(new), "placed": placed}
+    assert placed + len(left_out) == len(new)
+    with pytest.raises(make_splits.SplitError, match="kept ids"):
+        make_splits.make_splits(new, seed=7, new_texts_to="train")
+
+
 def test_a_new_text_linking_kept_texts_of_two_splits_is_left_out() -> None:
     words = "សាលារៀន គ្រូបង្រៀន សិស្ស មណ្ឌលសុខភាព ពេទ្យ ថ្នាំ ឃុំ សង្កាត់ មេភូមិ ផ្លូវ ទឹក ភ្លើង".split()
     a = " ".join(words)

@@ -24,6 +24,11 @@
   in a group with kept texts joins their split; one that links kept texts of two splits (a
   near-duplicate of both) is left out and listed in the manifest. Kept ids missing from the
   data are an error.
+- ``--new-texts-to SPLIT`` (with ``--keep``): every new text goes to SPLIT instead of being dealt,
+  so the other splits stay exactly the kept ones (a targeted round that should only add training
+  data, with the earlier dev and test figures still valid); a new text that would have to join kept
+  texts of another split (a near-duplicate, or a paragraph of the same article) is left out and
+  listed in the manifest.
 - New news paragraphs and web lines (genres news and web) are dealt so that the test split
   gains at least ``--test-news-web`` (600) of them, as long as that takes no more than
   ``--max-test-share`` (0.3) of the new news/web texts; the manifest says whether the target was met.
@@ -269,13 +274,18 @@ def assign_records(
     kept: Mapping[str, str] | None = None,
     test_news_web: int = TEST_NEWS_WEB_TARGET,
     max_test_share: float = MAX_TEST_SHARE,
+    new_texts_to: str | None = None,
 ) -> tuple[list[str | None], dict[str, Any]]:
     """The split of every record (``None``: left out) and what was done (see the module docstring).
 
     Kept records stay in their split and take their group with them; the other groups are dealt
     stratum by stratum in the target proportions, news/web groups apart with a test share raised
     to reach ``test_news_web`` new news/web test texts (at most ``max_test_share`` of them).
+    With ``new_texts_to``, every group without kept records goes to that split, and the new records
+    of a group whose kept records sit in another split are left out.
     """
+    if new_texts_to is not None:
+        return _assign_new_to_one_split(records, groups, kept or {}, new_texts_to)
     targets = _targets(fractions)
     if not 0 < max_test_share < 1 - targets[1]:
         raise ValueError("max_test_share must leave room for dev and train")
@@ -348,6 +358,44 @@ def assign_records(
             "test_share_used": round(test_share, 4),
             "met": gained >= test_news_web,
         },
+    }
+    return assignment, info
+
+
+def _assign_new_to_one_split(
+    records: Sequence[Mapping[str, Any]], groups: Sequence[int], kept: Mapping[str, str], split: str
+) -> tuple[list[str | None], dict[str, Any]]:
+    """:func:`assign_records` with ``new_texts_to``: kept records where they were, new ones in ``split``."""
+    if split not in SPLITS:
+        raise ValueError(f"new_texts_to must be one of {SPLITS}, got {split!r}")
+    if not kept:
+        raise SplitError("--new-texts-to needs kept ids (--keep): without them every text is new")
+    ids = [str(r.get("id")) for r in records]
+    missing = sorted(set(kept) - set(ids))
+    if missing:
+        raise SplitError(f"{len(missing)} kept id(s) are not in the data, e.g. {missing[:5]}")
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    assignment: list[str | None] = [None] * len(records)
+    excluded: list[dict[str, str]] = []
+    for idx in members.values():
+        fixed = sorted({kept[ids[i]] for i in idx if ids[i] in kept})
+        if len(fixed) > 1:
+            _split_conflict(records, idx, ids, kept, assignment, excluded)
+            continue
+        for i in idx:
+            if ids[i] in kept:
+                assignment[i] = kept[ids[i]]
+            elif not fixed or fixed[0] == split:
+                assignment[i] = split
+            else:
+                excluded.append({"id": ids[i], "reason": f"near-duplicate or same article as kept texts in {fixed}; new texts go to {split} only"})
+    new = [i for i in range(len(records)) if ids[i] not in kept]
+    info = {
+        "kept_records": len(ids) - len(new),
+        "excluded": excluded,
+        "new_texts_to": {"split": split, "new_texts": len(new), "placed": sum(1 for i in new if assignment[i] is not None)},
     }
     return assignment, info
 
@@ -434,11 +482,13 @@ def make_splits(
     kept: Mapping[str, str] | None = None,
     test_news_web: int = TEST_NEWS_WEB_TARGET,
     max_test_share: float = MAX_TEST_SHARE,
+    new_texts_to: str | None = None,
 ) -> tuple[dict[str, list[Mapping[str, Any]]], dict[str, Any]]:
     """Records per split (input order kept) and a summary of what was done."""
     groups = split_groups(records, threshold)
     assignment, info = assign_records(
-        records, groups, seed, fractions, kept=kept, test_news_web=test_news_web, max_test_share=max_test_share
+        records, groups, seed, fractions, kept=kept, test_news_web=test_news_web, max_test_share=max_test_share,
+        new_texts_to=new_texts_to,
     )
     splits: dict[str, list[Mapping[str, Any]]] = {name: [] for name in SPLITS}
     for record, split in zip(records, assignment):
@@ -489,6 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="new news/web texts the test split should gain (default %(default)s)")
     parser.add_argument("--max-test-share", type=float, default=MAX_TEST_SHARE,
                         help="largest share of the new news/web texts that may go to test (default %(default)s)")
+    parser.add_argument("--new-texts-to", choices=SPLITS,
+                        help="put every new (not kept) text in this split; the others stay exactly the kept ones")
     parser.add_argument("--freeze", type=Path, help="also write the ids of the splits made, in the --keep format")
     args = parser.parse_args(argv)
 
@@ -499,6 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         splits, summary = make_splits(
             records, args.seed, args.fractions, args.jaccard,
             kept=kept, test_news_web=args.test_news_web, max_test_share=args.max_test_share,
+            new_texts_to=args.new_texts_to,
         )
     except (DataValidationError, SplitError, ValueError) as exc:
         print(exc, file=sys.stderr)
@@ -528,6 +581,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.freeze.parent.mkdir(parents=True, exist_ok=True)
         args.freeze.write_text(json.dumps(frozen, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
     print(json.dumps({k: summary[k] for k in ("records", "split_records", "test_news_web") if k in summary}, ensure_ascii=False))
+    if "new_texts_to" in summary:
+        print(json.dumps({"new_texts_to": summary["new_texts_to"]}))
     if "test_news_web" in summary and not summary["test_news_web"]["met"]:
         tw = summary["test_news_web"]
         print(

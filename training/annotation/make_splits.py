@@ -290,13 +290,7 @@ def assign_records(
     if not 0 < max_test_share < 1 - targets[1]:
         raise ValueError("max_test_share must leave room for dev and train")
     kept = dict(kept or {})
-    ids = [str(r.get("id")) for r in records]
-    missing = sorted(set(kept) - set(ids))
-    if missing:
-        raise SplitError(f"{len(missing)} kept id(s) are not in the data, e.g. {missing[:5]}")
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, g in enumerate(groups):
-        members[g].append(i)
+    ids, members = _ids_and_groups(records, groups, kept)
 
     assignment: list[str | None] = [None] * len(records)
     split_of_group: dict[int, int] = {}
@@ -362,6 +356,20 @@ def assign_records(
     return assignment, info
 
 
+def _ids_and_groups(
+    records: Sequence[Mapping[str, Any]], groups: Sequence[int], kept: Mapping[str, str]
+) -> tuple[list[str], dict[int, list[int]]]:
+    """Every record's id and the record indices of each group; a kept id missing from the data is an error."""
+    ids = [str(r.get("id")) for r in records]
+    missing = sorted(set(kept) - set(ids))
+    if missing:
+        raise SplitError(f"{len(missing)} kept id(s) are not in the data, e.g. {missing[:5]}")
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    return ids, members
+
+
 def _assign_new_to_one_split(
     records: Sequence[Mapping[str, Any]], groups: Sequence[int], kept: Mapping[str, str], split: str
 ) -> tuple[list[str | None], dict[str, Any]]:
@@ -370,13 +378,7 @@ def _assign_new_to_one_split(
         raise ValueError(f"new_texts_to must be one of {SPLITS}, got {split!r}")
     if not kept:
         raise SplitError("--new-texts-to needs kept ids (--keep): without them every text is new")
-    ids = [str(r.get("id")) for r in records]
-    missing = sorted(set(kept) - set(ids))
-    if missing:
-        raise SplitError(f"{len(missing)} kept id(s) are not in the data, e.g. {missing[:5]}")
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, g in enumerate(groups):
-        members[g].append(i)
+    ids, members = _ids_and_groups(records, groups, kept)
     assignment: list[str | None] = [None] * len(records)
     excluded: list[dict[str, str]] = []
     for idx in members.values():

@@ -286,8 +286,6 @@ def store_weights_fp16(model_path: str | Path, node_names: Sequence[str]) -> Non
     onnx.save(model, str(model_path))
 
 
-
-
 def quantize_int8(
     fp32_path: str | Path,
     int8_path: str | Path,

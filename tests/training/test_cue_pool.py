@@ -9,6 +9,8 @@ import pytest
 from annotation_tools import load_tool
 from annotation_tools import write_jsonl as write
 
+from khmer_civic.text import normalize
+
 cue_pool = load_tool("cue_pool")
 
 
@@ -38,8 +40,6 @@ def test_cues_match_the_normalised_text(tmp_path: Path) -> None:
     cues = tmp_path / "cues.json"
     cues.write_text(json.dumps({"report": "ផ្តល់ព័ត៌មាន"}, ensure_ascii=False), encoding="utf-8")
     pattern = cue_pool.read_cues(cues)["report"]
-    from khmer_civic.text import normalize
-
     for spelling in ("ផ្តល់ព័ត៌មាន", "ផ្ដល់ព័ត៌មាន"):
         assert pattern.search(normalize(f"សូម{spelling}មក")) is not None
 

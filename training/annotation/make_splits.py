@@ -582,9 +582,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         frozen = {name: [str(r.get("id")) for r in rows] for name, rows in splits.items()}
         args.freeze.parent.mkdir(parents=True, exist_ok=True)
         args.freeze.write_text(json.dumps(frozen, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    print(json.dumps({k: summary[k] for k in ("records", "split_records", "test_news_web") if k in summary}, ensure_ascii=False))
-    if "new_texts_to" in summary:
-        print(json.dumps({"new_texts_to": summary["new_texts_to"]}))
+    shown = ("records", "split_records", "test_news_web", "new_texts_to")
+    print(json.dumps({k: summary[k] for k in shown if k in summary}, ensure_ascii=False))
     if "test_news_web" in summary and not summary["test_news_web"]["met"]:
         tw = summary["test_news_web"]
         print(

@@ -306,7 +306,7 @@ def quantize_int8(
     encoder without VNNI: largest logit error against fp32 5.89 with 8-bit weights, 0.16 with 7.
     Unless ``fp16_first_layers`` is None, the MatMuls of :func:`precision_sensitive_matmuls`
     stay out of the per-call activation scale, computed as ``sensitive`` says (fp16 weights by
-    default). On the shipped model (1,517 dev+test texts), quantising everything changed 2.5% of
+    default). On model v1 (1,517 dev+test texts), quantising everything changed 2.5% of
     topic and 2.6% of sentiment decisions against the fp32 graph; keeping these out as fp16
     changes 0.8% and 0.4%, for 8 MB more (45 MB in all).
 

@@ -9,8 +9,11 @@
         --out models/khmer-civic-fast --run-dir training/runs/fast [--layers 4] [--resume]
 
 ``--teacher``: the teacher's exported model directory (its labels, calibration, tokenizer and the
-ONNX graph that gives the soft targets). ``--teacher-run``: its training run directory (the
-student starts from the torch weights in ``checkpoints/best``). ``--pool``: unlabelled texts
+ONNX graph that gives the soft targets). ``--teacher-run`` (or ``--teacher-weights``): where the
+student's first weights come from: the teacher's training run directory (the torch weights in
+``checkpoints/best``) or, where that run is not at hand (a fresh clone), the teacher's model
+directory, whose weights are read back from ``model.onnx`` (int8 ones within half a quantisation
+step; khmer_civic.train.graph_weights). ``--pool``: unlabelled texts
 (``.txt``: one per line; ``.jsonl``: each line of a record's ``text``); dev and test texts and
 their near-duplicates are left out. Everything else is the recipe (``--config``;
 khmer_civic.train.distill.DistillConfig). The pool (``pool.jsonl``) and the teacher's scores
@@ -40,7 +43,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, type=Path, help="distillation recipe (JSON, DistillConfig fields)")
     parser.add_argument("--teacher", type=Path, help="the teacher's model directory (overrides teacher_model)")
-    parser.add_argument("--teacher-run", type=Path, help="the teacher's training run directory (its checkpoints/best)")
+    parser.add_argument(
+        "--teacher-run",
+        "--teacher-weights",
+        dest="teacher_run",
+        type=Path,
+        help="where the student's first weights come from: the teacher's training run (its checkpoints/best), "
+        "or its model directory (weights read back from model.onnx)",
+    )
     parser.add_argument("--teacher-graph", type=Path, help="ONNX graph for the soft targets (default: the teacher's model.onnx)")
     parser.add_argument("--data-dir", type=Path, help="directory with train.jsonl, dev.jsonl, test.jsonl")
     parser.add_argument("--train", action="append", type=Path, default=[], help="training file (repeatable)")

@@ -12,8 +12,11 @@
 
 1. **The teacher** is a trained model in two forms: its exported model directory
    (``teacher_model``: the schema with its labels, temperatures and thresholds, the tokenizer and
-   the ONNX graph) and the torch weights of its training run (``teacher_checkpoint``: the run's
-   ``checkpoints/best``, or the run directory). The student keeps the teacher's tasks and labels.
+   the ONNX graph) and its torch weights (``teacher_checkpoint``: its training run's
+   ``checkpoints/best``, the run directory, or, when the run is not at hand, as on a fresh clone,
+   the model directory itself: the weights are then read back from its graph by
+   :mod:`.graph_weights`, int8 ones within half a quantisation step). The student keeps the
+   teacher's tasks and labels.
 2. **The student** is the teacher's encoder cut to its first ``num_layers`` layers, with the
    teacher's fine-tuned weights for those layers, its embeddings and its heads (without a
    checkpoint: the base encoder's first layers and fresh heads).
@@ -121,7 +124,7 @@ class DistillConfig(TrainConfig):
     name: str = "khmer-civic-fast"
     num_layers: int | None = 4  # the student keeps the teacher encoder's first k layers
     teacher_model: str = ""  # the teacher's exported model directory (schema, tokenizer, model.onnx)
-    teacher_checkpoint: str | None = None  # its torch weights: a run's checkpoints/best, or the run directory
+    teacher_checkpoint: str | None = None  # its torch weights: a run's checkpoints/best, the run, or a model dir
     teacher_graph: str | None = None  # ONNX graph for the soft targets; None: teacher_model/model.onnx
     temperature: float = 2.0  # softens teacher and student outputs in the soft loss
     alpha: float = 0.7  # weight of the soft loss; 1 - alpha: the gold loss
@@ -181,26 +184,39 @@ class DistillConfig(TrainConfig):
 
 
 def teacher_weights_file(checkpoint: str | os.PathLike[str]) -> Path:
-    """The safetensors file of a teacher checkpoint: a file, a checkpoint directory holding
-    ``model.safetensors``, or a run directory (its ``checkpoints/best``)."""
+    """The file holding a teacher's weights: a safetensors file, a checkpoint directory holding
+    ``model.safetensors``, a run directory (its ``checkpoints/best``), else an ONNX graph or an
+    exported model directory (its ``model.onnx``)."""
     path = Path(checkpoint)
-    for candidate in (path, path / "model.safetensors", path / "checkpoints" / "best" / "model.safetensors"):
+    for candidate in (
+        path,
+        path / "model.safetensors",
+        path / "checkpoints" / "best" / "model.safetensors",
+        path / MODEL_NAME,
+    ):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(
         f"no teacher weights at {path}: give model.safetensors, a checkpoint directory holding it, "
-        "or a training run directory (its checkpoints/best)"
+        "a training run directory (its checkpoints/best), or the teacher's model directory (its model.onnx)"
     )
 
 
 def load_teacher_layers(student: MultiTaskClassifier, checkpoint: str | os.PathLike[str]) -> dict[str, int]:
     """Copy the teacher's weights into ``student`` wherever the student has the same parameter: the
-    embeddings, the first k layers, the heads. Raises ``ValueError`` when a student parameter is
-    missing from the checkpoint or has another shape (another encoder, other labels). Returns
-    how many tensors were copied and how many (the dropped layers) were left out."""
+    embeddings, the first k layers, the heads. From an ONNX graph (:mod:`.graph_weights`) the
+    student's frozen parameters keep the base encoder's values, which the teacher also kept
+    frozen. Raises ``ValueError`` when a student parameter is missing from the checkpoint or has
+    another shape (another encoder, other labels). Returns how many tensors were copied and how
+    many (the dropped layers) were left out."""
     from safetensors.torch import load_file
 
-    teacher = load_file(str(teacher_weights_file(checkpoint)))
+    from khmer_civic.train.graph_weights import load_graph_weights
+
+    file = teacher_weights_file(checkpoint)
+    if file.suffix == ".onnx":
+        return load_graph_weights(student, file)
+    teacher = load_file(str(file))
     own = student.state_dict()
     missing = sorted(k for k in own if k not in teacher)
     wrong = sorted(k for k in own if k in teacher and tuple(teacher[k].shape) != tuple(own[k].shape))

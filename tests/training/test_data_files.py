@@ -28,7 +28,14 @@ ANNOTATED = DATA / "annotated.jsonl"
 SPLIT_FILES = {name: DATA / "splits" / f"{name}.jsonl" for name in SPLITS}
 ROUND1_IDS = DATA / "splits" / "round1_ids.json"
 ROUND3_IDS = DATA / "splits" / "round3_ids.json"
-KEEP_FILES = (ROUND1_IDS, ROUND3_IDS)
+FROZEN_IDS = (ROUND1_IDS, ROUND3_IDS)  # every later split keeps these
+
+
+def _keep_files(manifest: dict[str, Any]) -> list[Path]:
+    """The --keep files the splits were made with (the manifest names them); round 1 and rounds 1-3 among them."""
+    files = [ROOT / p for p in manifest["kept"]["from"]]
+    assert set(FROZEN_IDS) <= set(files), f"the splits must keep {[str(p) for p in FROZEN_IDS]}"
+    return files
 # sha256 of each round-1 split's sorted ids, one a line (make_splits.ids_digest): the round-1 splits the
 # shipped model was trained and tested on. round1_ids.json must keep exactly these, so that old and new
 # models compare on the same round-1 test split.
@@ -260,16 +267,16 @@ def test_split_manifest_matches_the_split_files() -> None:
     splits = _split_records()
     manifest = _manifest()
     assert manifest["split_records"] == {name: len(v) for name, v in splits.items()}
-    if "kept" in manifest:  # made with --keep: the kept ids are those of round1_ids.json and round3_ids.json
-        kept = make_splits.read_all_kept_ids(KEEP_FILES)
+    if "kept" in manifest:  # made with --keep: the kept ids are those of the files it names
+        kept = make_splits.read_all_kept_ids(_keep_files(manifest))
         assert manifest["kept"]["ids_sha256"] == {
             name: make_splits.ids_digest([i for i, s in kept.items() if s == name]) for name in SPLITS
         }
 
 
 def test_make_splits_reproduces_the_split_files() -> None:
-    """make_splits.py, run on annotated.jsonl with the manifest's settings and the kept ids of rounds 1 and 1-3,
-    gives exactly the committed splits (so they can be remade for round 2 without moving round 1)."""
+    """make_splits.py, run on annotated.jsonl with the manifest's settings and the kept ids it names (rounds 1,
+    1-3, 1-4 ...), gives exactly the committed splits (so a new round never moves an earlier text)."""
     manifest = _manifest()
     target = manifest.get("test_news_web", {})
     splits, _ = make_splits.make_splits(
@@ -277,7 +284,7 @@ def test_make_splits_reproduces_the_split_files() -> None:
         manifest["seed"],
         manifest["fractions"],
         manifest["near_duplicate"]["jaccard"],
-        kept=make_splits.read_all_kept_ids(KEEP_FILES),
+        kept=make_splits.read_all_kept_ids(_keep_files(manifest)),
         test_news_web=target.get("target", make_splits.TEST_NEWS_WEB_TARGET),
         max_test_share=target.get("max_test_share", make_splits.MAX_TEST_SHARE),
         new_texts_to=manifest.get("new_texts_to", {}).get("split"),

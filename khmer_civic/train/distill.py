@@ -211,7 +211,7 @@ def load_teacher_layers(student: MultiTaskClassifier, checkpoint: str | os.PathL
     many (the dropped layers) were left out."""
     from safetensors.torch import load_file
 
-    from khmer_civic.train.graph_weights import load_graph_weights
+    from khmer_civic.train.graph_weights import load_graph_weights, misfit
 
     file = teacher_weights_file(checkpoint)
     if file.suffix == ".onnx":
@@ -221,10 +221,9 @@ def load_teacher_layers(student: MultiTaskClassifier, checkpoint: str | os.PathL
     missing = sorted(k for k in own if k not in teacher)
     wrong = sorted(k for k in own if k in teacher and tuple(teacher[k].shape) != tuple(own[k].shape))
     if missing or wrong:
-        problems = ([f"missing {missing[:5]}"] if missing else []) + ([f"other shapes {wrong[:5]}"] if wrong else [])
         raise ValueError(
             f"the teacher checkpoint {checkpoint} does not fit the student (same base encoder and labels needed): "
-            + "; ".join(problems)
+            + misfit(missing, wrong)
         )
     student.load_state_dict({k: teacher[k] for k in own})
     return {"copied": len(own), "left_out": len(set(teacher) - set(own))}

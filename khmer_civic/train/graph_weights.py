@@ -76,10 +76,12 @@ def state_dict_from_graph(path: str | os.PathLike[str]) -> dict[str, torch.Tenso
             continue
         key = name[len(GRAPH_PREFIX) :]
         if key.endswith("_quantized"):
-            base = name[: -len("_quantized")]
-            weights[key[: -len("_quantized")]] = _dequantize(value, arrays[f"{base}_scale"], arrays[f"{base}_zero_point"])
-        elif not key.endswith(("_scale", "_zero_point")) and value.dtype.kind == "f":
-            weights[key] = value.astype(np.float32)
+            key, value = key.removesuffix("_quantized"), _dequantized(arrays, name, f"{name.removesuffix('_quantized')}_zero_point")
+        elif key.endswith(("_scale", "_zero_point")) or value.dtype.kind != "f":
+            continue
+        if key.endswith(".weight_Transposed"):  # a head exported as Gemm: stored as [in, out]
+            key, value = key.removesuffix("_Transposed"), value.T
+        weights[key] = value.astype(np.float32)
 
     for node in graph.node:
         if node.op_type != "Add":
@@ -92,18 +94,19 @@ def state_dict_from_graph(path: str | os.PathLike[str]) -> dict[str, torch.Tenso
             continue  # stored under its own name, already read above
         other = next(i for i in node.input if i != biases[0])
         weights[f"{layer}.weight"] = _linear_weight(other, producers, arrays, layer)
-
-    heads = [k for k in list(weights) if k.endswith(".weight_Transposed")]
-    for key in heads:  # a head exported as Gemm: torch.onnx stores its weight transposed
-        weights.pop(key)
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.items()}
 
 
-def _dequantize(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> np.ndarray:
-    """``(q - zero_point) * scale``: per tensor (scalars), or per output column of a [in, out] matrix."""
-    scale = np.asarray(scale, np.float32)
-    zero = np.asarray(zero_point, np.int32)
-    return (q.astype(np.int32) - zero).astype(np.float32) * scale
+def _dequantized(arrays: Mapping[str, np.ndarray], name: str, zero_point: str) -> np.ndarray:
+    """The int8/uint8 initializer ``name`` as ``(q - zero_point) * scale``: per tensor (scalars), or
+    per output column of a [in, out] matrix. Its scale is ``<name without _quantized>_scale`` (the
+    dynamic quantiser's naming) or ``<name>_scale`` (export.quantize_rows_int8's). Raises
+    :class:`GraphWeightsError` when the scale or the zero point is not stored."""
+    scale = next((c for c in (f"{name.removesuffix('_quantized')}_scale", f"{name}_scale") if c in arrays), None)
+    if name not in arrays or scale is None or zero_point not in arrays:
+        raise GraphWeightsError(f"{name}: no stored int8 weight with a scale and zero point")
+    q, zero = arrays[name].astype(np.int32), np.asarray(arrays[zero_point], np.int32)
+    return (q - zero).astype(np.float32) * np.asarray(arrays[scale], np.float32)
 
 
 def _linear_weight(tensor: str, producers: Mapping[str, Any], arrays: Mapping[str, np.ndarray], layer: str) -> np.ndarray:
@@ -117,10 +120,7 @@ def _linear_weight(tensor: str, producers: Mapping[str, Any], arrays: Mapping[st
         )
     name = node.input[1]
     if node.op_type == "MatMulInteger":
-        scale = next((c for c in (f"{name.removesuffix('_quantized')}_scale", f"{name}_scale") if c in arrays), None)
-        if name not in arrays or scale is None or len(node.input) < 4 or node.input[3] not in arrays:
-            raise GraphWeightsError(f"{layer}: its MatMulInteger has no stored int8 weight with a scale and zero point")
-        matrix = _dequantize(arrays[name], arrays[scale], arrays[node.input[3]])
+        matrix = _dequantized(arrays, name, node.input[3] if len(node.input) > 3 else "")
     elif name in arrays:
         matrix = arrays[name].astype(np.float32)
     elif name in producers and producers[name].op_type == "Cast" and producers[name].input[0] in arrays:
@@ -155,29 +155,31 @@ def load_graph_weights(model: torch.nn.Module, path: str | os.PathLike[str], *, 
     the graph lacks a parameter or holds it with another shape. Returns how many tensors were
     copied, kept and left out (the graph's layers the model does not have)."""
     recovered = state_dict_from_graph(path)
-    frozen = {name for name, p in model.named_parameters() if not p.requires_grad} if keep_frozen else set()
-    own = model.state_dict()
+    params = dict(model.named_parameters())  # buffers (position ids ...) are not weights
+    frozen = {name for name, p in params.items() if not p.requires_grad} if keep_frozen else set()
     update: dict[str, torch.Tensor] = {}
     missing, wrong = [], []
-    for key, current in own.items():
+    for key, current in params.items():
         if key in frozen:
             continue
-        if key not in recovered:
-            if key.endswith("position_ids") or key.endswith("token_type_ids"):
-                continue  # buffers, not weights
+        value = recovered.get(key)
+        if value is None:
             missing.append(key)
-            continue
-        value = recovered[key]
-        if value.shape == current.shape:
+        elif value.shape == current.shape:
             update[key] = value
         elif value.ndim == 2 and value.shape[1] == current.shape[1] and value.shape[0] < current.shape[0] and "embeddings" in key:
-            filled = current.clone()
+            filled = current.detach().clone()
             filled[: value.shape[0]] = value
             update[key] = filled
         else:
             wrong.append(f"{key} {tuple(value.shape)} vs {tuple(current.shape)}")
     if missing or wrong:
-        problems = ([f"missing {missing[:5]}"] if missing else []) + ([f"other shapes {wrong[:5]}"] if wrong else [])
-        raise GraphWeightsError(f"the graph {graph_file(path)} does not fit the model: " + "; ".join(problems))
+        raise GraphWeightsError(f"the graph {graph_file(path)} does not fit the model: {misfit(missing, wrong)}")
     model.load_state_dict(update, strict=False)
-    return {"copied": len(update), "kept": len(frozen), "left_out": len(set(recovered) - set(own))}
+    return {"copied": len(update), "kept": len(frozen), "left_out": len(set(recovered) - set(params))}
+
+
+def misfit(missing: list[str], wrong: list[str]) -> str:
+    """What keeps weights from loading into a model: its parameters missing from them, and those
+    there with another shape (the first five of each)."""
+    return "; ".join(([f"missing {missing[:5]}"] if missing else []) + ([f"other shapes {wrong[:5]}"] if wrong else []))

@@ -29,13 +29,6 @@ SPLIT_FILES = {name: DATA / "splits" / f"{name}.jsonl" for name in SPLITS}
 ROUND1_IDS = DATA / "splits" / "round1_ids.json"
 ROUND3_IDS = DATA / "splits" / "round3_ids.json"
 FROZEN_IDS = (ROUND1_IDS, ROUND3_IDS)  # every later split keeps these
-
-
-def _keep_files(manifest: dict[str, Any]) -> list[Path]:
-    """The --keep files the splits were made with (the manifest names them); round 1 and rounds 1-3 among them."""
-    files = [ROOT / p for p in manifest["kept"]["from"]]
-    assert set(FROZEN_IDS) <= set(files), f"the splits must keep {[str(p) for p in FROZEN_IDS]}"
-    return files
 # sha256 of each round-1 split's sorted ids, one a line (make_splits.ids_digest): the round-1 splits the
 # shipped model was trained and tested on. round1_ids.json must keep exactly these, so that old and new
 # models compare on the same round-1 test split.
@@ -261,6 +254,13 @@ def test_near_duplicates_stay_in_one_split() -> None:
         if rows[i][0] != rows[j][0] and not {rows[i][1]["id"], rows[j][1]["id"]} <= round1
     ]
     assert not contained, f"texts contained in texts of another split: {contained[:5]}"
+
+
+def _keep_files(manifest: dict[str, Any]) -> list[Path]:
+    """The --keep files the splits were made with (the manifest names them); round 1 and rounds 1-3 among them."""
+    files = [ROOT / p for p in manifest["kept"]["from"]]
+    assert set(FROZEN_IDS) <= set(files), f"the splits must keep {[str(p) for p in FROZEN_IDS]}"
+    return files
 
 
 def test_split_manifest_matches_the_split_files() -> None:

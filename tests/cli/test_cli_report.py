@@ -35,7 +35,7 @@ def test_writes_the_page_and_the_workbook(labelled_file: Path, tmp_path: Path):
     assert result.exit_code == 0, result.output
     html = page.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and '<html lang="km">' in html
-    assert "2026-W41" in html and "khmer-civic-e5-small" in html  # weekly periods; the bundled model
+    assert "2026-W41" in html and load_config(default_model_dir()).name in html  # weekly periods; the bundled model
     sheets = load_workbook(book).sheetnames
     assert {"overview", "label_status", "topics_sentiment", "cta_by_topic", "engagement_medians",
             "engagement_rate_ratio", "post_comment_sentiment", "examples", "model"} <= set(sheets)  # fmt: skip

@@ -6,9 +6,9 @@ checkout) lists each model's ``name``, its ``directory`` (relative to the index)
 ``aliases`` and a one-line ``description``, and names the ``default`` model. Shipping a new
 model, or changing which one is the default, is an edit of that file::
 
-    {"default": "accurate",
-     "models": [{"name": "accurate", "directory": "khmer-civic-e5-small", "description": "..."},
-                {"name": "fast", "directory": "khmer-civic-fast", "description": "..."}]}
+    {"default": "fast",
+     "models": [{"name": "fast", "directory": "khmer-civic-fast", "description": "..."},
+                {"name": "accurate", "directory": "khmer-civic-e5-small", "description": "..."}]}
 
 An entry whose directory is not installed stays listed (``khmer-civic info`` shows it as not
 installed) and asking for it says so. :func:`resolve_model_dir` turns what a user typed into a

@@ -52,6 +52,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "or its model directory (weights read back from model.onnx)",
     )
     parser.add_argument("--teacher-graph", type=Path, help="ONNX graph for the soft targets (default: the teacher's model.onnx)")
+    parser.add_argument(
+        "--extra-teacher",
+        dest="extra_teachers",
+        action="append",
+        type=Path,
+        default=[],
+        help="another teacher's model directory, averaged into the soft targets (repeatable: an ensemble teacher)",
+    )
     parser.add_argument("--data-dir", type=Path, help="directory with train.jsonl, dev.jsonl, test.jsonl")
     parser.add_argument("--train", action="append", type=Path, default=[], help="training file (repeatable)")
     parser.add_argument("--dev", action="append", type=Path, default=[], help="dev file (repeatable)")
@@ -96,13 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         "teacher_model": str(args.teacher) if args.teacher else None,
         "teacher_checkpoint": str(args.teacher_run) if args.teacher_run else None,
         "teacher_graph": str(args.teacher_graph) if args.teacher_graph else None,
+        "extra_teachers": tuple(str(p) for p in args.extra_teachers) if args.extra_teachers else None,
         "pool_files": tuple(str(p) for p in args.pool) if args.pool else None,
         "threads": args.threads,
         "max_steps": args.max_steps,
         "progress": False if args.no_progress else None,
     }
     config = DistillConfig.from_dict({**config.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-    missing = [p for p in (Path(config.teacher_model), *map(Path, config.pool_files)) if not p.exists()]
+    missing = [p for p in (Path(config.teacher_model), *map(Path, config.extra_teachers), *map(Path, config.pool_files)) if not p.exists()]
     if missing:
         print(f"error: not found: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2

@@ -29,7 +29,12 @@
    inference runtime (:class:`~khmer_civic.model.runtime.WindowedRunner`). The int8 graph
    decides as the fp32 one on 98-99% of texts; ``teacher_graph`` may name the run's fp32 graph
    (``model.fp32.onnx``) instead. They are cached in ``<run_dir>/teacher/`` chunk by chunk, so an
-   interrupted or resumed run never scores a window twice.
+   interrupted or resumed run never scores a window twice. ``extra_teachers`` (model directories
+   with the same tasks, labels and windows, e.g. the same recipe trained with other seeds) make the
+   teacher an ensemble: each one's graph is scored and cached the same way
+   (``<run_dir>/teacher-1/`` ...) and the soft targets are the mean of the teachers' softened
+   probabilities (the pooled embeddings, when ``embedding_weight`` matches them, are the first
+   teacher's).
 5. **The loss** per task is ``alpha * soft + (1 - alpha) * gold``: ``soft`` compares the student's
    and the teacher's temperature-softened outputs (``temperature`` T; KL divergence of the
    softmaxes for single-label tasks, binary cross-entropy of the sigmoids for multi-label and
@@ -101,6 +106,7 @@ DISTILL_RESUME_FIELDS = (
     "teacher_model",
     "teacher_checkpoint",
     "teacher_graph",
+    "extra_teachers",
     "temperature",
     "alpha",
     "embedding_weight",
@@ -126,6 +132,7 @@ class DistillConfig(TrainConfig):
     teacher_model: str = ""  # the teacher's exported model directory (schema, tokenizer, model.onnx)
     teacher_checkpoint: str | None = None  # its torch weights: a run's checkpoints/best, the run, or a model dir
     teacher_graph: str | None = None  # ONNX graph for the soft targets; None: teacher_model/model.onnx
+    extra_teachers: tuple[str, ...] = ()  # more model directories whose soft targets are averaged in
     temperature: float = 2.0  # softens teacher and student outputs in the soft loss
     alpha: float = 0.7  # weight of the soft loss; 1 - alpha: the gold loss
     embedding_weight: float = 0.0  # weight of the MSE between student and teacher pooled embeddings; 0: off
@@ -137,6 +144,7 @@ class DistillConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         self.pool_files = tuple(str(p) for p in self.pool_files)
+        self.extra_teachers = tuple(str(p) for p in self.extra_teachers)
         if self.frozen_head not in (False, None):
             # the frozen-encoder candidate would swap the student for the base encoder: never for a student
             self.frozen_head = False
@@ -163,6 +171,7 @@ class DistillConfig(TrainConfig):
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["pool_files"] = list(self.pool_files)
+        out["extra_teachers"] = list(self.extra_teachers)
         return out
 
     @classmethod
@@ -313,18 +322,38 @@ class SoftTargets:
     embeddings: torch.Tensor | None = None  # the teacher's pooled embedding per row, when matched
 
 
-def soft_targets(logits: Mapping[str, np.ndarray], teacher: ModelSchema, temperature: float) -> SoftTargets:
-    """:class:`SoftTargets` from the teacher's raw logits (see the module docstring, step 5)."""
+def soft_targets(
+    logits: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+    teacher: ModelSchema | Sequence[ModelSchema],
+    temperature: float,
+) -> SoftTargets:
+    """:class:`SoftTargets` from the teacher's raw logits (see the module docstring, step 5). With
+    several teachers (one logits mapping and one schema each, the first being the main teacher):
+    the mean of their softened probabilities, and a dependent task's mask where the mean of their
+    calibrated parent probabilities meets the main teacher's decision rule."""
+    all_logits = [logits] if isinstance(logits, Mapping) else list(logits)
+    schemas = [teacher] if isinstance(teacher, ModelSchema) else list(teacher)
+    if len(all_logits) != len(schemas) or not schemas:
+        raise ValueError(f"{len(all_logits)} teachers' logits for {len(schemas)} teacher schemas")
+    main = schemas[0]
     probs: dict[str, torch.Tensor] = {}
     masks: dict[str, torch.Tensor] = {}
-    for task in teacher.tasks:
-        values = np.asarray(logits[task.name], dtype=np.float64)
-        softened = dataclasses.replace(task, temperature=temperature)
-        probs[task.name] = torch.from_numpy(calibrated_probabilities(values, softened).astype(np.float32))
-        mask = np.ones(len(values), dtype=np.float32)
+    for task in main.tasks:
+        softened = [
+            calibrated_probabilities(np.asarray(one[task.name], dtype=np.float64), dataclasses.replace(task, temperature=temperature))
+            for one in all_logits
+        ]
+        probs[task.name] = torch.from_numpy(np.mean(softened, axis=0).astype(np.float32))
+        mask = np.ones(len(softened[0]), dtype=np.float32)
         if task.given is not None:
-            parent = teacher[task.given.task]
-            parent_probs = calibrated_probabilities(np.asarray(logits[parent.name], dtype=np.float64), parent)
+            parent = main[task.given.task]
+            parent_probs = np.mean(
+                [
+                    calibrated_probabilities(np.asarray(one[parent.name], dtype=np.float64), schema[parent.name])
+                    for one, schema in zip(all_logits, schemas, strict=True)
+                ],
+                axis=0,
+            )
             mask = holds(decisions(parent_probs, parent), parent, task.given.label).astype(np.float32)
         masks[task.name] = torch.from_numpy(mask)
     return SoftTargets(probs, masks)
@@ -374,6 +403,15 @@ class DistillTrainer(Trainer):
         super().__init__(config, run_dir)
         self.notify = notify
         self.teacher_config = load_config(config.teacher_model)
+        self.extra_teacher_configs = [load_config(path) for path in config.extra_teachers]
+        for path, extra in zip(config.extra_teachers, self.extra_teacher_configs, strict=True):
+            if [(t.name, t.type, t.labels) for t in extra.schema.tasks] != [
+                (t.name, t.type, t.labels) for t in self.teacher_config.schema.tasks
+            ] or (extra.max_length, extra.window_stride) != (self.teacher_config.max_length, self.teacher_config.window_stride):
+                raise ValueError(
+                    f"extra teacher {path} does not give {config.teacher_model}'s tasks, labels and windows: "
+                    "an ensemble's teachers must share them"
+                )
         self.soft: SoftTargets | None = None
         self.teacher_weights: dict[str, int] | None = None
 
@@ -413,20 +451,27 @@ class DistillTrainer(Trainer):
                 f"the teacher reads windows of {self.teacher_config.max_length} tokens, the student "
                 f"{cfg.max_length}: use the teacher's max_length"
             )
-        runner = teacher_runner(cfg)
-        graph = teacher_graph_path(cfg)
-        self.notify(f"teacher: scoring {len(windows):,} training windows with {graph} (cached in {self.run_dir / TEACHER_CACHE})")
-        logits = cached_teacher_logits(
-            runner,
-            windows,
-            self.run_dir / TEACHER_CACHE,
-            graph_digest=file_sha256(graph),
-            chunk_size=cfg.teacher_chunk_size,
-            batch_size=cfg.eval_batch_size,
-            extra_outputs=(embedding,) if embedding else (),
-            notify=self.notify,
-        )
-        soft = soft_targets(logits, self.teacher_config.schema, cfg.temperature)
+        teachers = [cfg, *(dataclasses.replace(cfg, teacher_model=path, teacher_graph=None) for path in cfg.extra_teachers)]
+        scored: list[dict[str, np.ndarray]] = []
+        for number, teacher_cfg in enumerate(teachers):
+            graph = teacher_graph_path(teacher_cfg)
+            cache = self.run_dir / (TEACHER_CACHE if number == 0 else f"{TEACHER_CACHE}-{number}")
+            self.notify(f"teacher: scoring {len(windows):,} training windows with {graph} (cached in {cache})")
+            scored.append(
+                cached_teacher_logits(
+                    teacher_runner(teacher_cfg),
+                    windows,
+                    cache,
+                    graph_digest=file_sha256(graph),
+                    chunk_size=cfg.teacher_chunk_size,
+                    batch_size=cfg.eval_batch_size,
+                    extra_outputs=(embedding,) if embedding and number == 0 else (),
+                    notify=self.notify,
+                )
+            )
+        schemas = [self.teacher_config.schema, *(extra.schema for extra in self.extra_teacher_configs)]
+        soft = soft_targets(scored, schemas, cfg.temperature)
+        logits = scored[0]
         if embedding:
             soft = dataclasses.replace(soft, embeddings=torch.from_numpy(np.asarray(logits[embedding], np.float32)))
         return soft
@@ -583,6 +628,10 @@ def distill(
                 "version": trainer.teacher_config.version,
                 **{split: summarize(teacher_metrics[split]) for split in ("dev", "test") if teacher_metrics.get(split)},
             },
+            "extra_teachers": [
+                {"name": c.name, "version": c.version, "directory": path}
+                for path, c in zip(config.extra_teachers, trainer.extra_teacher_configs, strict=True)
+            ],
             "student_layers": config.num_layers,
             "temperature": config.temperature,
             "alpha": config.alpha,

@@ -176,6 +176,51 @@ def test_the_soft_loss_is_flat_where_student_and_teacher_agree(teacher: tuple[Pa
     assert float(distillation_loss(moved, soft.probs, zero, schema, 2.0)[0]) == 0.0
 
 
+def test_several_teachers_give_the_mean_of_their_softened_probabilities(teacher: tuple[Path, Path]) -> None:
+    schema = load_config(teacher[0]).schema
+    rng = np.random.default_rng(1)
+    first = {t.name: rng.normal(0, 2, (8, t.n_outputs)) for t in schema.tasks}
+    second = {t.name: rng.normal(0, 2, (8, t.n_outputs)) for t in schema.tasks}
+    alone = [soft_targets(raw, schema, temperature=2.0) for raw in (first, second)]
+    both = soft_targets([first, second], [schema, schema], temperature=2.0)
+    for task in schema.tasks:
+        expected = (alone[0].probs[task.name] + alone[1].probs[task.name]) / 2
+        assert torch.allclose(both.probs[task.name], expected), task.name
+    # cta_type counts where the mean calibrated call_to_action probability meets the teacher's threshold
+    cta = schema["call_to_action"]
+    p = [1 / (1 + np.exp(-raw["call_to_action"][:, 0] / cta.temperature)) for raw in (first, second)]
+    assert both.masks["cta_type"].numpy().astype(bool).tolist() == ((p[0] + p[1]) / 2 >= cta.threshold).tolist()
+    same = soft_targets([first, first], [schema, schema], temperature=2.0)
+    assert all(torch.allclose(same.probs[k], alone[0].probs[k]) for k in same.probs)
+    with pytest.raises(ValueError, match="teacher schemas"):
+        soft_targets([first, second], [schema], temperature=2.0)
+
+
+def test_an_ensemble_teacher_scores_each_graph_into_its_own_cache(
+    tiny_encoder_dir: Path, teacher: tuple[Path, Path], pool_files: list[Path], splits: Path, tmp_path: Path
+) -> None:
+    second = tmp_path / "second-teacher"
+    shutil.copytree(teacher[0], second)
+    config = _config(tiny_encoder_dir, teacher, pool_files, extra_teachers=[str(second)], max_steps=2)
+    assert DistillConfig.from_dict(config.to_dict()).extra_teachers == (str(second),)
+    distill(config, **_split_files(splits), run_dir=tmp_path / "run", out_dir=tmp_path / "model")
+    assert sorted((tmp_path / "run" / "teacher").glob("chunk-*.npz")) and sorted((tmp_path / "run" / "teacher-1").glob("chunk-*.npz"))
+    for a, b in zip(sorted((tmp_path / "run" / "teacher").glob("chunk-*.npz")), sorted((tmp_path / "run" / "teacher-1").glob("chunk-*.npz")), strict=True):
+        with np.load(a) as one, np.load(b) as other:  # the copy's graph gives the same scores
+            assert all(np.array_equal(one[name], other[name]) for name in one.files)
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text(encoding="utf-8"))
+    assert [t["directory"] for t in metrics["distillation"]["extra_teachers"]] == [str(second)]
+
+    other_windows = tmp_path / "other-windows"
+    shutil.copytree(teacher[0], other_windows)
+    settings = json.loads((other_windows / "config.json").read_text(encoding="utf-8"))
+    settings["window_stride"] = settings["window_stride"] - 1
+    (other_windows / "config.json").write_text(json.dumps(settings), encoding="utf-8")
+    refused = _config(tiny_encoder_dir, teacher, pool_files, extra_teachers=[str(other_windows)], max_steps=1)
+    with pytest.raises(ValueError, match="must share them"):
+        distill(refused, **_split_files(splits), run_dir=tmp_path / "run2")
+
+
 def test_config_round_trips_and_rejects_bad_values(tmp_path: Path) -> None:
     config = DistillConfig(teacher_model="t", pool_files=("a.txt",), num_layers=3, temperature=3.0)
     config.to_json(tmp_path / "c.json")

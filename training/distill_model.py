@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         "progress": False if args.no_progress else None,
     }
     config = DistillConfig.from_dict({**config.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-    missing = [p for p in (Path(config.teacher_model), *map(Path, config.extra_teachers), *map(Path, config.pool_files)) if not p.exists()]
+    needed = (config.teacher_model, *config.extra_teachers, *config.pool_files)
+    missing = [Path(p) for p in needed if not Path(p).exists()]
     if missing:
         print(f"error: not found: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2

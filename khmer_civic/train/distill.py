@@ -74,6 +74,7 @@ from khmer_civic.model.config import (
     METRICS_NAME,
     MODEL_NAME,
     TOKENIZER_NAME,
+    ModelConfig,
     load_config,
     read_json,
 )
@@ -339,10 +340,8 @@ def soft_targets(
     probs: dict[str, torch.Tensor] = {}
     masks: dict[str, torch.Tensor] = {}
     for task in main.tasks:
-        softened = [
-            calibrated_probabilities(np.asarray(one[task.name], dtype=np.float64), dataclasses.replace(task, temperature=temperature))
-            for one in all_logits
-        ]
+        softening = dataclasses.replace(task, temperature=temperature)
+        softened = [calibrated_probabilities(np.asarray(one[task.name], dtype=np.float64), softening) for one in all_logits]
         probs[task.name] = torch.from_numpy(np.mean(softened, axis=0).astype(np.float32))
         mask = np.ones(len(softened[0]), dtype=np.float32)
         if task.given is not None:
@@ -394,6 +393,11 @@ def distillation_loss(
 # ------------------------------------------------------------------------------ the trainer
 
 
+def _ensemble_key(config: ModelConfig) -> tuple[Any, ...]:
+    """What the teachers of an ensemble must share: tasks, labels and windows."""
+    return (tuple((t.name, t.type, t.labels) for t in config.schema.tasks), config.max_length, config.window_stride)
+
+
 class DistillTrainer(Trainer):
     """A :class:`Trainer` whose model is the student and whose loss adds the teacher's soft targets."""
 
@@ -405,9 +409,7 @@ class DistillTrainer(Trainer):
         self.teacher_config = load_config(config.teacher_model)
         self.extra_teacher_configs = [load_config(path) for path in config.extra_teachers]
         for path, extra in zip(config.extra_teachers, self.extra_teacher_configs, strict=True):
-            if [(t.name, t.type, t.labels) for t in extra.schema.tasks] != [
-                (t.name, t.type, t.labels) for t in self.teacher_config.schema.tasks
-            ] or (extra.max_length, extra.window_stride) != (self.teacher_config.max_length, self.teacher_config.window_stride):
+            if _ensemble_key(extra) != _ensemble_key(self.teacher_config):
                 raise ValueError(
                     f"extra teacher {path} does not give {config.teacher_model}'s tasks, labels and windows: "
                     "an ensemble's teachers must share them"

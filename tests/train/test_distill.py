@@ -166,14 +166,14 @@ def test_the_soft_loss_is_flat_where_student_and_teacher_agree(teacher: tuple[Pa
         assert logits.grad is not None and float(logits.grad.abs().max()) < 1e-5, name
     assert parts["sentiment"] == pytest.approx(0.0, abs=1e-6)  # KL of a distribution with itself
     moved = {k: (v.detach() + 1.0).requires_grad_() for k, v in same.items()}
-    assert float(distillation_loss(moved, soft.probs, soft.masks, schema, 2.0)[0]) > float(loss)
+    assert float(distillation_loss(moved, soft.probs, soft.masks, schema, 2.0)[0].detach()) > float(loss.detach())
     # cta_type's soft targets count only where the teacher decides call_to_action true
     cta = schema["call_to_action"]
     decided = (1 / (1 + np.exp(-raw["call_to_action"][:, 0] / cta.temperature))) >= cta.threshold
     assert soft.masks["cta_type"].numpy().astype(bool).tolist() == decided.tolist()
     assert soft.masks["topics"].numpy().tolist() == [1.0] * 6
     zero = {k: torch.zeros_like(v) for k, v in soft.masks.items()}
-    assert float(distillation_loss(moved, soft.probs, zero, schema, 2.0)[0]) == 0.0
+    assert float(distillation_loss(moved, soft.probs, zero, schema, 2.0)[0].detach()) == 0.0
 
 
 def test_several_teachers_give_the_mean_of_their_softened_probabilities(teacher: tuple[Path, Path]) -> None:

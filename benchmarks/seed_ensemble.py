@@ -3,7 +3,7 @@
 Scores the dev and test splits with each model directory through the inference path
 (``CivicClassifier``, int8 ONNX), averages the members' calibrated probabilities for every
 combination of two or more members, and tunes the average's thresholds on dev the way the
-trainer tunes a model's (:func:`khmer_civic.train.calibrate.choose_threshold`: a label gets its
+trainer tunes a model's (:func:`khmer_civic.train.calibrate.tune_task_thresholds`: a label gets its
 own threshold only with enough dev positives, pulled toward 0.5). Each member keeps its own
 shipped thresholds. Reports mean macro-F1 over the tasks on dev and test, overall and per part
 of the data (``part``: :func:`khmer_civic.genres.part_of`), for members and ensembles alike, the way
@@ -37,7 +37,7 @@ import numpy as np
 import common
 from khmer_civic.model.classifier import CivicClassifier
 from khmer_civic.schema import ModelSchema
-from khmer_civic.train.calibrate import choose_threshold
+from khmer_civic.train.calibrate import tune_task_thresholds
 from khmer_civic.train.data import TaskConfig, load_annotations, task_targets
 from khmer_civic.train.evaluate import classifier_probabilities, evaluate_predictions
 
@@ -50,20 +50,10 @@ def mean_probabilities(members: Sequence[Mapping[str, np.ndarray]]) -> Probabili
 
 
 def tune_thresholds(schema: ModelSchema, probs: Mapping[str, np.ndarray], dev: Sequence[Any]) -> ModelSchema:
-    """``schema`` with the thresholds of its multi-label and binary tasks chosen on ``dev``."""
-    tasks = []
-    for task in schema.tasks:
-        targets, mask = task_targets(dev, task)
-        keep = np.asarray(mask) > 0
-        p = np.asarray(probs[task.name], dtype=np.float64).reshape(len(dev), -1)[keep]
-        y = np.asarray(targets)[keep]
-        if task.type == "multi_label":
-            thresholds = {label: choose_threshold(p[:, j], y[:, j]) for j, label in enumerate(task.labels)}
-            task = dataclasses.replace(task, thresholds=thresholds)
-        elif task.type == "binary":
-            task = dataclasses.replace(task, threshold=choose_threshold(p[:, 0], y))
-        tasks.append(task)
-    return dataclasses.replace(schema, tasks=tuple(tasks))
+    """``schema`` with the thresholds of its multi-label and binary tasks chosen on ``dev``, as the
+    trainer chooses a model's (:func:`khmer_civic.train.calibrate.tune_task_thresholds`)."""
+    tasks = tuple(tune_task_thresholds(task, probs[task.name], *task_targets(dev, task))[0] for task in schema.tasks)
+    return dataclasses.replace(schema, tasks=tasks)
 
 
 def scores(records: Sequence[Mapping[str, Any]], probs: Mapping[str, np.ndarray], schema: ModelSchema) -> dict[str, Any]:

@@ -226,6 +226,36 @@ class TaskCalibration:
         return dataclasses.asdict(self)
 
 
+def tune_task_thresholds(
+    task: TaskSpec,
+    probs: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray,
+    *,
+    min_positives: int = MIN_TUNING_POSITIVES,
+    shrinkage: float = THRESHOLD_SHRINKAGE,
+) -> tuple[TaskSpec, tuple[str, ...]]:
+    """``task`` with thresholds chosen on calibrated ``probs`` ``[N, n_outputs]`` against the
+    annotated rows (``mask`` 1) of ``targets`` (:func:`choose_threshold` per label of a multi-label
+    task, on p(true) of a binary one; a single-label task is returned as it is), and the labels left
+    at 0.5 for having fewer than ``min_positives`` positives."""
+    keep = np.asarray(mask) > 0
+    p = np.asarray(probs, dtype=np.float64).reshape(len(keep), -1)[keep]
+    y = np.asarray(targets)[keep]
+    if task.type == "multi_label":
+        thresholds = {
+            label: choose_threshold(p[:, j], y[:, j], min_positives=min_positives, shrinkage=shrinkage)
+            for j, label in enumerate(task.labels)
+        }
+        untuned = tuple(label for j, label in enumerate(task.labels) if too_few_positives(y[:, j], min_positives))
+        return dataclasses.replace(task, thresholds=thresholds, threshold=DEFAULT_THRESHOLD), untuned
+    if task.type == "binary":
+        threshold = choose_threshold(p[:, 0], y, min_positives=min_positives, shrinkage=shrinkage)
+        untuned = (task.labels[-1],) if too_few_positives(y, min_positives) else ()
+        return dataclasses.replace(task, thresholds={}, threshold=threshold), untuned
+    return dataclasses.replace(task, thresholds={}, threshold=DEFAULT_THRESHOLD), ()
+
+
 def calibrate_task(
     windows: WindowLogits,
     targets: np.ndarray,
@@ -244,33 +274,16 @@ def calibrate_task(
     before = text_probabilities(windows, task, 1.0)
     temperature = fit_temperature(windows, targets, mask, task) if fit_temp else 1.0
     after = text_probabilities(windows, task, temperature)
-    keep = np.asarray(mask) > 0
-    thresholds: dict[str, float] = {}
-    threshold = DEFAULT_THRESHOLD
-    untuned: list[str] = []
-    y = np.asarray(targets)[keep]
-    if tune_thresholds and task.type == "multi_label":
-        for j, label in enumerate(task.labels):
-            thresholds[label] = choose_threshold(
-                after[keep, j], y[:, j], min_positives=min_positives, shrinkage=shrinkage
-            )
-            if too_few_positives(y[:, j], min_positives):
-                untuned.append(label)
-    elif tune_thresholds and task.type == "binary":
-        threshold = choose_threshold(after[keep, 0], y, min_positives=min_positives, shrinkage=shrinkage)
-        if too_few_positives(y, min_positives):
-            untuned.append(task.labels[-1])
-    spec = dataclasses.replace(
-        task,
-        temperature=temperature,
-        thresholds=thresholds if task.type == "multi_label" else {},
-        threshold=threshold if task.type == "binary" else 0.5,
-    )
+    if tune_thresholds:
+        tuned, untuned = tune_task_thresholds(task, after, targets, mask, min_positives=min_positives, shrinkage=shrinkage)
+    else:
+        tuned, untuned = dataclasses.replace(task, thresholds={}, threshold=DEFAULT_THRESHOLD), ()
+    spec = dataclasses.replace(tuned, temperature=temperature)
     report = TaskCalibration(
         temperature=temperature,
-        thresholds=thresholds,
-        threshold=threshold,
-        untuned=tuple(untuned),
+        thresholds=dict(spec.thresholds),
+        threshold=spec.threshold,
+        untuned=untuned,
         nll_before=negative_log_likelihood(before, targets, mask, task),
         nll_after=negative_log_likelihood(after, targets, mask, task),
         ece_before=expected_calibration_error(before, targets, mask, task, n_bins),

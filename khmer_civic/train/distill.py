@@ -473,9 +473,8 @@ class DistillTrainer(Trainer):
             )
         schemas = [self.teacher_config.schema, *(extra.schema for extra in self.extra_teacher_configs)]
         soft = soft_targets(scored, schemas, cfg.temperature)
-        logits = scored[0]
         if embedding:
-            soft = dataclasses.replace(soft, embeddings=torch.from_numpy(np.asarray(logits[embedding], np.float32)))
+            soft = dataclasses.replace(soft, embeddings=torch.from_numpy(np.asarray(scored[0][embedding], np.float32)))
         return soft
 
     def training_outputs(

@@ -238,8 +238,9 @@ def test_a_model_may_turn_off_load_time_optimisations(model_copy: Path) -> None:
 
 
 def test_default_model_resolution() -> None:
-    index = json.loads((Path(__file__).resolve().parents[2] / "models" / "index.json").read_text(encoding="utf-8"))
-    directory = next(entry["directory"] for entry in index["models"] if entry["name"] == index["default"])
+    from khmer_civic.model.registry import bundled_models
+
+    directory = next(model.directory.name for model in bundled_models() if model.default)
     try:
         found = default_model_dir()
     except ModelNotFoundError as exc:  # no model shipped in this checkout yet
